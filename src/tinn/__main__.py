@@ -1,0 +1,3 @@
+from tinn.cli import main
+
+main()
