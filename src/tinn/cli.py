@@ -125,7 +125,7 @@ def config(
     """Print the effective configuration (TINN_* environment variables)."""
     settings = Settings()
     if markdown:
-        print(settings_markdown())
+        print(settings_markdown(), end="")
         return
     table = Table("variable", "value", "meaning", show_lines=False)
     for name, value, description in describe(settings):
