@@ -6,7 +6,9 @@ API's `/{org}/{app}` routes, which would otherwise swallow them.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Protocol
+
+from fastapi import APIRouter
 
 from tinn import health
 from tinn.appdef import routes as appdef_routes
@@ -20,9 +22,14 @@ from tinn.process import actions as process_actions
 from tinn.process import routes as process_routes
 from tinn.register import app_routes as register_app_routes
 from tinn.register import routes as register_routes
+from tinn.validation import routes as validation_routes
 
 
-def include_routers(app: FastAPI) -> None:
+class RouterHost(Protocol):
+    def include_router(self, router: APIRouter) -> None: ...
+
+
+def include_routers(app: RouterHost) -> None:
     app.include_router(health.router)
     app.include_router(benchmark_routes.router)  # first: routing depth would skew the benchmark
     app.include_router(auth_routes.router)
@@ -39,3 +46,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(data_app_routes.router)
     app.include_router(process_routes.router)
     app.include_router(process_actions.router)
+    app.include_router(validation_routes.router)

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tinn import __version__
 from tinn.http.errors import ApiError, handle_api_error, handle_http_exception, handle_validation_error
-from tinn.http.middleware import AltinnHeadersMiddleware
+from tinn.http.middleware import AltinnHeadersMiddleware, AppApiShortcut
 from tinn.observability import configure_logging
 from tinn.services import Services, start_services
 from tinn.settings import Settings
@@ -52,15 +52,55 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openapi_url="/swagger/v1/swagger.json",
         redoc_url=None,
     )
+    _add_exception_handlers(app)
+    app_api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app_api.state = app.state
+    _add_exception_handlers(app_api)
+    tables = _RouteTables(app, app_api)
+
+    from tinn.routes import include_routers
+
+    include_routers(tables)
+    for route in app.routes:  # the app's own (OpenAPI, docs)
+        tables.note(str(getattr(route, "path", "")))
+    # Innermost first: the shortcut runs inside the headers middleware, so both tables get it.
+    app.add_middleware(AppApiShortcut, app_api=app_api, platform_segments=frozenset(tables.literal_segments))
     app.add_middleware(AltinnHeadersMiddleware)
+    return app
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
 
-    from tinn.routes import include_routers
 
-    include_routers(app)
-    return app
+class _RouteTables:
+    """Stands in for the app in `include_routers`: every router goes into the full table; routers
+    with a route under `/{org}/...` also go into the App API's own table.
+
+    Starlette matches routes one by one, so an App API request would first be tried against every
+    platform route. Every platform route starts with a literal segment, so a request whose first
+    segment is none of those can only match an App API route (see `AppApiShortcut`).
+    """
+
+    def __init__(self, full: FastAPI, app_api: FastAPI) -> None:
+        self.full = full
+        self.app_api = app_api
+        self.literal_segments: set[str] = set()
+
+    def note(self, path: str) -> bool:
+        first = path.lstrip("/").split("/", 1)[0]
+        if first.startswith("{"):
+            return True
+        self.literal_segments.add(first)
+        return False
+
+    def include_router(self, router: APIRouter) -> None:
+        self.full.include_router(router)
+        parameterised = [self.note(str(getattr(route, "path", ""))) for route in router.routes]
+        if any(parameterised):
+            self.app_api.include_router(router)
 
 
 def create_app_from_env() -> FastAPI:

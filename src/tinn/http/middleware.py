@@ -77,3 +77,21 @@ class AltinnHeadersMiddleware:
             REQUEST_DURATION.labels(scope.get("method", ""), template, str(status_holder["status"])).observe(
                 time.perf_counter() - started
             )
+
+
+class AppApiShortcut:
+    """Sends a request whose first path segment starts no platform route to the App API's own
+    route table (see `tinn.server`); everything else goes down the full table."""
+
+    def __init__(self, app: ASGIApp, app_api: ASGIApp, platform_segments: frozenset[str]) -> None:
+        self.app = app
+        self.app_api = app_api
+        self.platform_segments = platform_segments
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            first = scope["path"].lstrip("/").split("/", 1)[0]
+            if first and first not in self.platform_segments:
+                await self.app_api(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
