@@ -1,0 +1,105 @@
+"""A Tinn for the SDK and CLI tests: immediate event feeds, fast webhook retries."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_APPS, LiveServer, make_settings
+from tinn.client import StorageClient, TestIdentityToken
+
+ORG = "ttd"
+APP = "soknad"
+PARTY = 501337
+USER = 1337
+PID = "01039012345"
+ORG_NO = "405003309"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def soknad_xml(belop: int, navn: str = "Ola Nordmann") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f"<Soknad><navn>{navn}</navn><organisasjonsnummer>912345678</organisasjonsnummer>"
+        f"<belop>{belop}</belop></Soknad>\n"
+    ).encode()
+
+
+def unique_amount() -> int:
+    """A belop no other test uses: it is a presentation field, so instances can be found by it."""
+    return random.randint(10_000, 99_999)
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = make_settings(
+        database_url,
+        tmp_path_factory.mktemp("client"),
+        apps=[patched_apps(tmp_path_factory.mktemp("apps")), SHARED_APPS],
+        events_visibility_lag_seconds=0,
+        events_retry_schedule=[0.2, 0.5, 1.0, 2.0],
+        events_poll_interval_seconds=0.2,
+    )
+    live = LiveServer(settings).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def user_tokens(server: LiveServer) -> TestIdentityToken:
+    return TestIdentityToken.personal(server.url, user_id=USER, party_id=PARTY, pid=PID)
+
+
+def org_tokens(server: LiveServer) -> TestIdentityToken:
+    return TestIdentityToken.enterprise(server.url, org=ORG, org_no=ORG_NO)
+
+
+def instances_with_amount(server: LiveServer, amount: int) -> list[str]:
+    """Ids of the soknad instances whose presentation text is ``amount``."""
+    with StorageClient(server.url, org_tokens(server)) as storage:
+        return [
+            instance.id
+            for instance in storage.query(**{"appId": f"{ORG}/{APP}", "searchString": str(amount)})
+            if str(amount) in (instance.raw.get("presentationTexts") or {}).values()
+        ]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """A valid model (unique amount) and a PDF attachment on disk."""
+    model = tmp_path / "model.xml"
+    model.write_bytes(soknad_xml(unique_amount()))
+    report = tmp_path / "report.pdf"
+    report.write_bytes(PDF + b"%" + random.randbytes(100_000).hex().encode() + b"\n")
+    return model, report
+
+
+def patched_apps(root: Path) -> Path:
+    """The bundled apps with ``belop`` a string instead of a decimal.
+
+    Works around a server bug (reported, in src/tinn/process/pdf.py which this suite does not
+    own): the receipt PDF of a model holding a ``Decimal`` fails with a 500 on ``process/next``.
+    Drop this once ``_scalar_text`` formats ``Decimal``.
+    """
+    import shutil
+
+    from tinn.settings import BUNDLED_APPS_DIR
+
+    shutil.copytree(BUNDLED_APPS_DIR, root, dirs_exist_ok=True)
+    xsd = root / "ttd" / "soknad" / "models" / "soknad.xsd"
+    xsd.write_text(
+        xsd.read_text("utf-8")
+        .replace('base="xsd:decimal"', 'base="xsd:string"')
+        .replace('<xsd:minInclusive value="0" />', ""),
+        "utf-8",
+    )
+    schema_path = root / "ttd" / "soknad" / "models" / "soknad.schema.json"
+    schema = json.loads(schema_path.read_text("utf-8"))
+    schema["properties"]["belop"] = {"type": "string"}
+    schema_path.write_text(json.dumps(schema, indent=2), "utf-8")
+    return root
