@@ -7,10 +7,11 @@ alternating rounds,
 * ``GET /_benchmark/authorize/ttd/soknad/501337``: verifies a person's platform token and asks the
   app's policy whether that person may read for her own party.
 
-It prints both rates, latencies and their ratio (target: protected >= 0.6 x unprotected). For
-context it also loads two App API routes that sit at the end of the route table (Starlette matches
-routes one by one, so depth costs too): ``GET /ttd/soknad/api/v1/applicationmetadata`` (anonymous)
-and ``GET /ttd/soknad/api/authorization/parties/current`` (token verified, no decision). Then the
+It prints both rates, latencies and their ratio (target: protected >= 0.6 x unprotected). It
+also loads two App API routes, which reach their own route table without trying the platform
+routes first: ``GET /ttd/soknad/api/v1/applicationmetadata`` (anonymous;
+target: >= 0.8 x the no-op) and ``GET /ttd/soknad/api/authorization/parties/current`` (token
+verified, no decision). Then the
 in-process rates of the two parts: ``TokenService.verify`` without the verification cache and
 ``Authorizer.decide`` with and without the decision cache.
 
@@ -49,6 +50,7 @@ from tinn.services import start_services
 from tinn.settings import Settings
 
 TARGET_RATIO = 0.6
+METADATA_TARGET_RATIO = 0.8
 APP = ("ttd", "soknad")  # bundled: PRIV and DAGL may read
 PARTY = 501337
 PID = "01039012345"
@@ -140,13 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results = _http(args)
-    plain, guarded = results[0], results[1]
+    plain, guarded, metadata = results[0], results[1], results[2]
     print_results(results)
     ratio = guarded.rps / plain.rps if plain.rps else 0.0
     verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
     print(f"\nratio protected / unprotected: {ratio:.2f} (target >= {TARGET_RATIO}) {verdict}")
+    metadata_ratio = metadata.rps / plain.rps if plain.rps else 0.0
+    metadata_verdict = "ok" if metadata_ratio >= METADATA_TARGET_RATIO else "BELOW TARGET"
+    print(
+        f"ratio applicationmetadata / no-op: {metadata_ratio:.2f} "
+        f"(target >= {METADATA_TARGET_RATIO}) {metadata_verdict}"
+    )
     asyncio.run(_in_process(args.in_process_seconds))
-    return 0 if ratio >= TARGET_RATIO and not any(result.errors for result in results) else 1
+    met = ratio >= TARGET_RATIO and metadata_ratio >= METADATA_TARGET_RATIO
+    return 0 if met and not any(result.errors for result in results) else 1
 
 
 if __name__ == "__main__":
