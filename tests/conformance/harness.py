@@ -1,0 +1,184 @@
+"""The replay harness: every recording of ``basic-app-snapshots``, replayed and compared.
+
+:func:`replay_all` runs each recorded flow once against a live server and compares every
+recording of it (:mod:`tests.conformance.compare`), then applies the expected-difference table
+(:mod:`tests.conformance.expected`). ``python -m tests.conformance.report`` prints the outcome.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pypdf import PdfReader
+
+from tests.conformance.compare import Bindings, Difference, compare_response
+from tests.conformance.expected import EXPECTED, Expected, expected_for, not_replayed
+from tests.conformance.replay import AUTH_KINDS, Flow, run_full, run_upload
+from tests.conformance.verify import RecordingName, all_recordings, load_recording, recording_name
+from tests.conftest import SHARED_APPS
+
+# Localtest's public names for the app and the platform; the server under test is configured with
+# them (settings ``apps_public_url``/``platform_public_url``) so self links and ``Location`` compare
+# as written, with only the port scrubbed.
+LOCALTEST_APPS_URL = "https://local.altinn.cloud:8000"
+LOCALTEST_PLATFORM_URL = "https://platform.local.altinn.cloud"
+
+
+# The recorded app is ttd/basic plus the C# code of Altinn's integration-test app, of which the
+# recordings show two validators (by their sources in PATCH responses) that find nothing for this
+# data. The harness replays against a copy of the app folder with those two as Python app logic.
+RECORDED_APP_LOGIC = """
+def register(logic):
+    @logic.validator("TestApp.Shared.Validator", task_id="Task_1", incremental=True)
+    async def task_validator(ctx, read):
+        return []
+
+    @logic.validator("TestApp.Shared.FormDataValidator", incremental=True)
+    async def form_data_validator(ctx, read):
+        return []
+"""
+
+
+def write_recorded_app(root: Path) -> Path:
+    """``root/ttd/basic``: the shared app folder plus :data:`RECORDED_APP_LOGIC`; returns ``root``."""
+    folder = root / "ttd" / "basic"
+    shutil.copytree(SHARED_APPS / "ttd" / "basic", folder)
+    (folder / "logic").mkdir()
+    (folder / "logic" / "__init__.py").write_text(RECORDED_APP_LOGIC, encoding="utf-8")
+    return root
+
+
+@dataclass
+class Outcome:
+    """One recording's result: the differences found and which of them the table expects."""
+
+    recording: RecordingName
+    differences: list[Difference] = field(default_factory=list)
+    expected: list[tuple[Difference, Expected]] = field(default_factory=list)
+    not_replayed: str | None = None
+
+    @property
+    def unexpected(self) -> list[Difference]:
+        accounted = {id(d) for d, _ in self.expected}
+        return [d for d in self.differences if id(d) not in accounted]
+
+    @property
+    def matches(self) -> bool:
+        return self.not_replayed is None and not self.differences
+
+    @property
+    def accepted(self) -> bool:
+        return self.not_replayed is None and not self.unexpected
+
+
+def _seed(bindings: Bindings, instance: dict[str, Any] | None) -> None:
+    """Bind the fixture's id placeholders to our instance, as its scrubber did for Altinn's."""
+    if instance is None:
+        return
+    bindings.bind("<instanceGuid>", instance["id"].split("/")[1])
+    for index, element in enumerate(instance.get("data") or []):
+        bindings.bind(f"<dataElementId[{index}]>", element["id"])
+
+
+def _fixture_view(
+    name: RecordingName, recorded: dict[str, Any]
+) -> Callable[[httpx.Response], httpx.Response]:
+    """What the recording fixture could not or did not record, left out of ours too.
+
+    * The fixture reads instance responses into Storage's ``Instance`` model, which has no
+      ``instanceOwner.party`` (the App API's ``InstanceResponse`` adds it), so Verify never saw it.
+    * ``Download-Instance`` snapshots do not list the generated ``ref-data-as-pdf`` element (the
+      PDF is recorded on its own as ``Download-PDF``, addressed as ``<dataElementId[1]>``).
+    """
+    if name.kind not in ("Instantiation", "Download-Instance"):
+        return lambda response: response
+
+    def view(response: httpx.Response) -> httpx.Response:
+        if response.status_code not in (200, 201):
+            return response
+        body = response.json()
+        (body.get("instanceOwner") or {}).pop("party", None)
+        if name.kind == "Download-Instance":
+            body["data"] = [e for e in body.get("data") or [] if e.get("dataType") != "ref-data-as-pdf"]
+        return httpx.Response(
+            response.status_code, headers=response.headers, json=body, request=response.request
+        )
+
+    return view
+
+
+PDF_MUST_CONTAIN = ("basic", "Sophie Salt", "501337")
+
+
+def check_pdf(response: httpx.Response) -> list[Difference]:
+    """The recording keeps no PDF body; its text is checked for what a receipt of this instance shows."""
+    try:
+        reader = PdfReader(io.BytesIO(response.content))
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # pypdf raises many types for a broken file
+        return [Difference("pdf", "a PDF", f"unreadable: {exc}")]
+    squeezed = re.sub(r"\s+", " ", text)
+    return [
+        Difference("pdf text", wanted, squeezed[:200])
+        for wanted in PDF_MUST_CONTAIN
+        if wanted not in squeezed
+    ]
+
+
+def compare_recording(path: Path, flow: Flow | None, step_key: str) -> Outcome:
+    name = recording_name(path)
+    outcome = Outcome(name)
+    if flow is None or step_key not in flow.responses:
+        outcome.differences.append(Difference("step", "replayed", "the flow ended before this step"))
+        return outcome
+    recorded = load_recording(path)
+    response = _fixture_view(name, recorded)(flow.responses[step_key])
+    bindings = Bindings()
+    _seed(bindings, flow.instances.get(step_key))
+    outcome.differences = compare_response(recorded, response, bindings)
+    if name.kind == "Download-PDF" and response.status_code == 200:
+        outcome.differences += check_pdf(response)
+    for difference in outcome.differences:
+        entry = expected_for(name, difference)
+        if entry is not None:
+            outcome.expected.append((difference, entry))
+    return outcome
+
+
+def replay_all(client: httpx.Client) -> list[Outcome]:
+    """Replay every flow the recordings describe and compare each recording."""
+    outcomes: list[Outcome] = []
+    flows: dict[tuple[str, ...], Flow] = {}
+    for path in all_recordings():
+        name = recording_name(path)
+        reason = not_replayed(name)
+        if reason is not None:
+            outcomes.append(Outcome(name, not_replayed=reason))
+            continue
+        if name.test == "Full":
+            assert name.auth in AUTH_KINDS and name.case is not None, name
+            key: tuple[str, ...] = ("Full", name.auth, name.case)
+            if key not in flows:
+                flows[key] = run_full(client, name.auth, name.case)
+        elif name.test == "DataUpload":
+            quoted, new = name.params["filenameQuoted"] == "True", name.params["useNewEndpoint"] == "True"
+            key = ("DataUpload", str(quoted), str(new))
+            if key not in flows:
+                flows[key] = run_upload(client, quoted, new)
+        else:
+            raise AssertionError(f"no replay for {path.name}")
+        outcomes.append(compare_recording(path, flows[key], f"{name.step}_{name.kind}"))
+    return outcomes
+
+
+def unused_expectations(outcomes: list[Outcome]) -> list[Expected]:
+    """Table entries no difference needed: a stale table hides nothing, so these are errors."""
+    used = {id(entry) for outcome in outcomes for _, entry in outcome.expected}
+    return [entry for entry in EXPECTED if id(entry) not in used]

@@ -1,0 +1,200 @@
+"""Sending the recorded requests of ``BasicAppTests`` to a live Tinn.
+
+The recordings keep each request's method, URL and headers but not its body, so the bodies are
+rebuilt here from what the recorded test sends (Altinn's ``BasicAppTests``, described in words):
+
+* ``Full`` (one flow per ``testCase`` x ``auth``), in the recorded order:
+  0. ``Instantiation``: ``Simplified*`` posts ``{"instanceOwner": {"partyId": "501337"}}`` (with
+     ``prefill`` ``property1``/``property2`` = ``"1"`` for ``WithPrefill``) as JSON to
+     ``/ttd/basic/instances/create``; ``Multipart*`` posts ``multipart/form-data`` to
+     ``/ttd/basic/instances`` with an ``instance`` part holding the same template and, for
+     ``XmlPrefill``/``JsonPrefill``, a ``model`` part with ``property1`` and ``property2`` set to
+     1 as XML or JSON (string parts, so ``; charset=utf-8``). A failed instantiation ends the flow.
+  1. ``Download-Data[0]``: the fixture's download, as the recorded app logs show it: ``GET`` the
+     instance (not recorded: the instantiation is), then the model element with ``Accept:
+     application/json``.
+  2. ``PatchFormData``: ``PATCH .../data`` with one patch for the model: ``test`` that
+     ``property1`` is ``"1"`` (``null`` without prefill), then ``replace`` ``property1`` and
+     ``property2`` with ``"2"``; ``ignoredValidators`` null.
+  3. ``ProcessNext``: ``PUT .../process/next`` without a body.
+  4. ``Download-Instance``: ``GET`` the instance; 5. ``Download-Data[0]`` again; 6.
+     ``Download-PDF``: ``GET`` the generated ``ref-data-as-pdf`` element with ``Accept:
+     application/octet-stream``.
+* ``DataUpload`` (``filenameQuoted`` x ``useNewEndpoint``): a user instance (as
+  ``MultipartNoPrefill``), then the 25 bytes ``%PDF-1.4 fake pdf content`` as ``application/pdf``
+  with ``Content-Disposition: attachment; filename="Test Doc 2025.pdf"`` (unquoted when
+  ``filenameQuoted=False``) to ``POST .../data/type/attachment`` or the legacy
+  ``POST .../data?dataType=attachment``.
+
+Callers (the ``auth`` parameter), as Tinn's TestTools-compatible generators mint them:
+
+* ``User``: a person's token for user 1337 / party 501337 at authentication level 2.
+* ``OldUser``: the same person as localtest's old token endpoint described it (user name and
+  the portal scope ``altinn:portal/enduser``).
+* ``ServiceOwner``: service owner ``ttd`` (405003309) with ``altinn:serviceowner/instances.read``
+  and ``.write``.
+* ``OldServiceOwner``: localtest's old org token for ``ttd`` carried no scopes; Tinn only treats a
+  token as its service owner's with an ``altinn:serviceowner`` scope, so this one asks for the
+  same scopes as ``ServiceOwner`` (the recordings of both are identical apart from the token).
+* ``SystemUser`` and ``SelfIdentifiedUser`` only appear in the ``Authentication`` recordings.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+ORG_APP = "ttd/basic"
+PARTY = "501337"
+UPLOAD_BODY = b"%PDF-1.4 fake pdf content"
+
+AUTH_KINDS = ("User", "OldUser", "ServiceOwner", "OldServiceOwner")
+SERVICE_OWNER_SCOPES = "altinn:serviceowner/instances.read altinn:serviceowner/instances.write"
+
+
+def token(client: httpx.Client, auth: str) -> str:
+    if auth in ("User", "OldUser"):
+        params: dict[str, str | int] = {"userId": 1337, "partyId": 501337, "pid": "01039012345", "authLvl": 2}
+        if auth == "OldUser":
+            params |= {"userName": "SophieDDG", "scopes": "altinn:portal/enduser"}
+        response = client.get("/api/GetPersonalToken", params=params)
+    elif auth in ("ServiceOwner", "OldServiceOwner"):
+        response = client.get(
+            "/api/GetEnterpriseToken",
+            params={"org": "ttd", "orgNo": "405003309", "scopes": SERVICE_OWNER_SCOPES},
+        )
+    else:
+        raise ValueError(f"no Full flow is recorded for {auth}")
+    response.raise_for_status()
+    return response.text
+
+
+def _multipart(parts: list[tuple[str, str, str]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body of (name, content type, text) parts, as .NET's client writes it."""
+    boundary = uuid.uuid4().hex
+    chunks = []
+    for name, content_type, text in parts:
+        chunks.append(
+            f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+            f'Content-Disposition: form-data; name="{name}"\r\n\r\n{text}\r\n'.encode()
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f'multipart/form-data; boundary="{boundary}"'
+
+
+TEMPLATE = {"instanceOwner": {"partyId": PARTY}}
+PREFILL_CASES = ("SimplifiedWithPrefill", "MultipartJsonPrefill", "MultipartXmlPrefill")
+
+
+def instantiate(client: httpx.Client, headers: dict[str, str], case: str) -> httpx.Response:
+    if case.startswith("Simplified"):
+        body: dict[str, Any] = dict(TEMPLATE)
+        if case == "SimplifiedWithPrefill":
+            body["prefill"] = {"property1": "1", "property2": "1"}
+        return client.post(f"/{ORG_APP}/instances/create", json=body, headers=headers)
+    parts = [("instance", "application/json; charset=utf-8", json.dumps(TEMPLATE))]
+    if case == "MultipartJsonPrefill":
+        parts.append(("model", "application/json; charset=utf-8", '{"property1":"1","property2":"1"}'))
+    elif case == "MultipartXmlPrefill":
+        parts.append(
+            (
+                "model",
+                "application/xml; charset=utf-8",
+                "<model><property1>1</property1><property2>1</property2></model>",
+            )
+        )
+    elif case != "MultipartNoPrefill":
+        raise ValueError(f"unknown test case {case}")
+    content, content_type = _multipart(parts)
+    return client.post(
+        f"/{ORG_APP}/instances", content=content, headers={**headers, "Content-Type": content_type}
+    )
+
+
+@dataclass
+class Flow:
+    """The responses of one replayed flow, by recorded step name (``3_ProcessNext``)."""
+
+    responses: dict[str, httpx.Response] = field(default_factory=dict)
+    # The instance as the fixture knew it when each step was recorded (for its id placeholders).
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _data_url(instance: dict[str, Any], element_id: str) -> str:
+    return f"/{ORG_APP}/instances/{instance['id']}/data/{element_id}"
+
+
+def run_full(client: httpx.Client, auth: str, case: str) -> Flow:
+    headers = {"Authorization": f"Bearer {token(client, auth)}"}
+    flow = Flow()
+    created = instantiate(client, headers, case)
+    flow.responses["0_Instantiation"] = created
+    if created.status_code != 201:
+        return flow
+    instance: dict[str, Any] = created.json()
+    flow.instances["0_Instantiation"] = instance
+    base = f"/{ORG_APP}/instances/{instance['id']}"
+    model = next(e for e in instance["data"] if e["dataType"] == "model")
+    as_json = {**headers, "Accept": "application/json"}
+
+    client.get(base, headers=headers).raise_for_status()
+    flow.responses["1_Download-Data[0]"] = client.get(_data_url(instance, model["id"]), headers=as_json)
+    flow.instances["1_Download-Data[0]"] = instance
+    patch = [
+        {"op": "test", "path": "/property1", "value": "1" if case in PREFILL_CASES else None},
+        {"op": "replace", "path": "/property1", "value": "2"},
+        {"op": "replace", "path": "/property2", "value": "2"},
+    ]
+    flow.responses["2_PatchFormData"] = client.patch(
+        f"{base}/data",
+        json={"patches": [{"dataElementId": model["id"], "patch": patch}], "ignoredValidators": None},
+        headers=headers,
+    )
+    flow.instances["2_PatchFormData"] = instance
+    flow.responses["3_ProcessNext"] = client.put(f"{base}/process/next", headers=headers)
+    flow.instances["3_ProcessNext"] = instance
+
+    downloaded = client.get(base, headers=headers)
+    flow.responses["4_Download-Instance"] = downloaded
+    if downloaded.status_code != 200:
+        return flow
+    after: dict[str, Any] = downloaded.json()
+    for key in ("4_Download-Instance", "5_Download-Data[0]", "6_Download-PDF"):
+        flow.instances[key] = after
+    flow.responses["5_Download-Data[0]"] = client.get(_data_url(after, model["id"]), headers=as_json)
+    pdfs = [e for e in after["data"] if e["dataType"] == "ref-data-as-pdf"]
+    if pdfs:
+        flow.responses["6_Download-PDF"] = client.get(
+            _data_url(after, pdfs[0]["id"]), headers={**headers, "Accept": "application/octet-stream"}
+        )
+    return flow
+
+
+def run_upload(client: httpx.Client, quoted: bool, new_endpoint: bool) -> Flow:
+    headers = {"Authorization": f"Bearer {token(client, 'User')}"}
+    flow = Flow()
+    created = instantiate(client, headers, "MultipartNoPrefill")
+    created.raise_for_status()
+    instance: dict[str, Any] = created.json()
+    base = f"/{ORG_APP}/instances/{instance['id']}"
+    filename = '"Test Doc 2025.pdf"' if quoted else "Test Doc 2025.pdf"
+    upload_headers = {
+        **headers,
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f"attachment; filename={filename}",
+    }
+    if new_endpoint:
+        response = client.post(f"{base}/data/type/attachment", content=UPLOAD_BODY, headers=upload_headers)
+    else:
+        response = client.post(
+            f"{base}/data", params={"dataType": "attachment"}, content=UPLOAD_BODY, headers=upload_headers
+        )
+    flow.responses["0_UploadResponse"] = response
+    after = client.get(base, headers=headers)
+    after.raise_for_status()
+    flow.instances["0_UploadResponse"] = after.json()
+    return flow
