@@ -34,6 +34,7 @@ log = structlog.get_logger("tinn.process")
 
 MAX_AUTOMATIC_MOVES = 100
 PDF_DATA_TYPE = "ref-data-as-pdf"
+SERVICE_TASK_FAILED = "Service task failed!"
 
 
 class ProcessConflict(Problem):
@@ -146,29 +147,48 @@ class ProcessEngine:
                 f"User is not authorized to perform process next. Task ID: {task.id}. "
                 f"Task type: {task.task_type}. Action: {action or 'none'}.",
             )
+        move_action = action
         if action != "reject":
             if task.is_service_task:
+                # A service task the process is still in (it failed before): run it again.
                 if action not in (None, "write", task.task_type):
-                    raise ProcessConflict("User action not supported!")
+                    raise ProcessConflict(
+                        f"Service tasks do not support running user actions! Received action param {action}.",
+                        "User action not supported!",
+                    )
+                move_action = await self._execute_service_task(record, task) or action
             elif action is not None and run_action is not None:
                 record = await run_action(record, action)
         reject_allowed = action == "reject" and task.has_action("reject")
         if not reject_allowed and not task.is_service_task and validate is not None:
             await validate(record, task)
-        record = await self._move(record, action)
+        record = await self._move(record, move_action)
         return await self.run_service_tasks(record)
+
+    async def _execute_service_task(self, record: InstanceRecord, task: Task) -> str | None:
+        """Run a service task; the action to move on with (None: an ordinary move). A failure is
+        Altinn's 500 "Service task failed!" and leaves the process in the task."""
+        from tinn.process.service_tasks import run_service_task
+
+        try:
+            return await run_service_task(self, record, task)
+        except Problem as problem:
+            if problem.status != 500 or problem.title == SERVICE_TASK_FAILED:
+                raise
+            raise _service_task_failed(task, problem.detail or problem.title or "") from None
+        except Exception as exc:
+            log.exception("service_task_failed", instance_id=record.instance.id, task=task.id)
+            raise _service_task_failed(task, f"{type(exc).__name__}: {exc}") from None
 
     async def run_service_tasks(self, record: InstanceRecord) -> InstanceRecord:
         """Service tasks run on their own as soon as the process enters them (app notes 3.3 step 7)."""
-        from tinn.process.service_tasks import run_service_task
-
         for _ in range(MAX_AUTOMATIC_MOVES):
             process = record.instance.process
             current = process.current_task if process else None
             task = self.process.task(current.element_id or "") if current else None
             if task is None or not task.is_service_task:
                 return record
-            next_action = await run_service_task(self, record, task)
+            next_action = await self._execute_service_task(record, task)
             record = await self._move(record, next_action)
         raise Problem(500, "Process loop detected", "More than 100 automatic process moves in a row.")
 
@@ -186,7 +206,10 @@ class ProcessEngine:
             task = self._current_task(record.instance)
             if not self.authorize_next(record.instance, task, None):
                 raise Problem(403)
-            if not task.is_service_task and validate is not None:
+            if task.is_service_task:
+                record = await self.run_service_tasks(record)
+                continue
+            if validate is not None:
                 await validate(record, task)
             record = await self._move(record, bpmn.default_action(task.task_type))
             record = await self.run_service_tasks(record)
@@ -454,6 +477,12 @@ class ProcessEngine:
 
             filters[gateway_id] = run
         return filters
+
+
+def _service_task_failed(task: Task, reason: str) -> Problem:
+    """Altinn's answer when a service task fails: 500, and the process stays in the task, where
+    `next` runs it again and `reject` (if the caller may) leaves it."""
+    return Problem(500, SERVICE_TASK_FAILED, f"Service task {task.id} ({task.task_type}) failed: {reason}")
 
 
 def _generated_from(data: DataRecord, task_id: str) -> bool:
