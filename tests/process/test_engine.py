@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from tests.conftest import LiveServer
 from tests.data import factories as f
@@ -137,6 +139,18 @@ def test_next_locks_data_writes_the_receipt_and_events_then_ends(live_server: Li
     # An ended process cannot move.
     again = api.request("PUT", "/process/next")
     assert again.status_code == 409
+
+
+def test_numbers_in_the_form_data_reach_the_receipt(api: f.Api) -> None:
+    response = api.put_form(form_id(api), {**VALID, "antallPersoner": 12})
+    assert response.status_code in (200, 201), response.text
+    moved = api.request("PUT", "/process/next")
+    assert moved.status_code == 200, moved.text
+    [pdf] = api.elements("ref-data-as-pdf")
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(api.get_data(pdf["id"]).content)).pages
+    )
+    assert "12" in text and "Ola Nordmann" in text
 
 
 def test_if_match_mismatch_is_412(api: f.Api) -> None:

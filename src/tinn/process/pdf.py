@@ -32,6 +32,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -384,6 +385,9 @@ def _scalar_text(value: Any, strings: Mapping[str, str]) -> str:
         return str(int(value))
     if isinstance(value, str | int | float):
         return str(value)
+    if isinstance(value, Decimal):
+        # Form data decimals (xsd:decimal, xsd:int read from XML) print as written, never 1.25E+4.
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
     return orjson.dumps(value).decode()
 
 
