@@ -13,6 +13,7 @@ from rich.table import Table
 
 from tinn import __version__
 from tinn.auth.cli import app as auth_cli_app
+from tinn.client.cli import register as register_client_commands
 from tinn.settings import Settings, describe
 
 app = typer.Typer(
@@ -266,6 +267,9 @@ def openapi(
 def version() -> None:
     """Print the version."""
     console.print(__version__)
+
+
+register_client_commands(app)  # `tinn submit`, `tinn receive`, `tinn demo`
 
 
 def main() -> None:

@@ -50,7 +50,11 @@ def _form_content(content: Content) -> tuple[bytes | Path, str]:
     """Form data and its content type: XML if it starts with ``<``, else JSON."""
     if isinstance(content, str):
         content = content.encode("utf-8")
-    head = content[:64] if isinstance(content, bytes) else content.open("rb").read(64)
+    if isinstance(content, bytes):
+        head = content[:64]
+    else:
+        with content.open("rb") as handle:
+            head = handle.read(64)
     kind = "application/xml" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") else "application/json"
     return content, kind
 
@@ -85,6 +89,9 @@ class _AppCalls:
             call.headers["Content-Type"] = content_type
             call.content = body
         return call
+
+    def metadata(self) -> Call:
+        return Call("GET", f"{self.root}/api/v1/applicationmetadata", auth=False)
 
     def get(self, instance: InstanceRef) -> Call:
         return Call("GET", self.instance_url(instance))
@@ -189,6 +196,11 @@ class AppClient(SyncClientBase):
         call = self._calls.instantiate(party_id, data or {}, attachments, idempotency_key, progress)
         return Instance(self._send(call).json())
 
+    def metadata(self) -> dict[str, Any]:
+        """The app's ``applicationmetadata`` (its data types, tasks and rules)."""
+        body: dict[str, Any] = self._send(self._calls.metadata()).json()
+        return body
+
     def get_instance(self, instance: InstanceRef) -> Instance:
         return Instance(self._send(self._calls.get(instance)).json())
 
@@ -266,6 +278,10 @@ class AsyncAppClient(AsyncClientBase):
     ) -> Instance:
         call = self._calls.instantiate(party_id, data or {}, attachments, idempotency_key, progress)
         return Instance((await self._send(call)).json())
+
+    async def metadata(self) -> dict[str, Any]:
+        body: dict[str, Any] = (await self._send(self._calls.metadata())).json()
+        return body
 
     async def get_instance(self, instance: InstanceRef) -> Instance:
         return Instance((await self._send(self._calls.get(instance))).json())

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 import structlog
 
+from tinn.client.errors import AltinnError
 from tinn.client.events import COMPLETED_TYPE, VALIDATION_TYPE, AsyncEventsClient, app_resource
 from tinn.client.models import Instance
 from tinn.client.storage import AsyncStorageClient
@@ -58,6 +59,8 @@ class Received:
     bytes: int
     redelivered: bool = False
     """True when the files were already on disk from an earlier, unconfirmed run."""
+    via: str = "sweep"
+    """``sweep`` (the Storage query) or ``webhook``."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Received:
             "files": self.files,
             "bytes": self.bytes,
             "redelivered": self.redelivered,
+            "via": self.via,
         }
 
 
@@ -186,6 +190,7 @@ class Receiver:
         self.concurrency = concurrency
         self.on_received = on_received
         self.received: list[Received] = []
+        self.failures: list[tuple[str, str]] = []
         self._in_flight: set[str] = set()
         self._limit = asyncio.Semaphore(concurrency)
 
@@ -208,12 +213,25 @@ class Receiver:
         return [instance async for instance in self.storage.query(size=100, **filters)]
 
     async def sweep(self) -> list[Received]:
-        """Receive everything pending now (concurrently, ``concurrency`` at a time)."""
+        """Receive everything pending now (``concurrency`` at a time).
+
+        An instance that fails (a broken download, a checksum mismatch) is logged, counted in
+        ``failures`` and left unconfirmed for the next sweep; the others go on.
+        """
         instances = await self.pending()
-        results = await asyncio.gather(*(self.receive(instance) for instance in instances))
+        results = await asyncio.gather(*(self.attempt(instance) for instance in instances))
         return [result for result in results if result is not None]
 
-    async def receive(self, instance: Instance | str) -> Received | None:
+    async def attempt(self, instance: Instance, via: str = "sweep") -> Received | None:
+        """:meth:`receive`, with a failure recorded in ``failures`` instead of raised."""
+        try:
+            return await self.receive(instance, via=via)
+        except (DownloadError, OSError, zipfile.BadZipFile, AltinnError) as exc:
+            self.failures.append((instance.id, repr(exc)))
+            log.warning("instance_receive_failed", instance_id=instance.id, error=repr(exc))
+            return None
+
+    async def receive(self, instance: Instance | str, *, via: str = "sweep") -> Received | None:
         """Download (unless already safely on disk), verify, store, then confirm one instance.
 
         None when another task is already receiving it.
@@ -227,6 +245,7 @@ class Receiver:
                 result = await self._receive(instance_id)
         finally:
             self._in_flight.discard(instance_id)
+        result.via = via
         self.received.append(result)
         if self.on_received is not None:
             outcome = self.on_received(result)
@@ -371,6 +390,6 @@ async def drain_webhooks(receiver: Receiver, inbox: WebhookInbox) -> None:
             instance = await receiver.storage.get_instance(instance_id)
             if instance.process_ended is None or instance.confirmed_by(receiver.org):
                 continue
-            await receiver.receive(instance)
-        except Exception as exc:  # the next sweep picks it up again
+            await receiver.attempt(instance, via="webhook")
+        except AltinnError as exc:  # the next sweep picks it up again
             log.warning("webhook_receive_failed", instance_id=instance_id, error=repr(exc))
