@@ -46,6 +46,7 @@ __all__ = [
     "print_results",
     "rate",
     "run_load",
+    "run_wrk_script",
     "tinn_server",
     "wrk_available",
 ]
@@ -252,6 +253,54 @@ def _run_wrk(base_url: str, spec: RequestSpec, name: str, concurrency: int, dura
         command += ["-H", f"{header}: {value}"]
     command.append(base_url + spec.path)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return _parse_wrk(output, name)
+
+
+def run_wrk_script(
+    base_url: str,
+    method: str,
+    paths: Sequence[str],
+    *,
+    name: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    concurrency: int = 32,
+    duration: float = 5.0,
+) -> LoadResult:
+    """wrk sending ``method`` with a fixed ``body`` to ``paths`` in turn (a Lua script), e.g. POSTs
+    or PUTs spread over many instances. Non-2xx/3xx answers and socket errors count as errors."""
+    with tempfile.TemporaryDirectory(prefix="tinn-wrk-") as folder:
+        body_file = Path(folder) / "body"
+        body_file.write_bytes(body or b"")
+        quoted = ", ".join(_lua_string(path) for path in paths)
+        lines = [f"wrk.method = {_lua_string(method)}"]
+        lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items()]
+        if body is not None:
+            lines.append(f"local f = io.open({_lua_string(str(body_file))}, 'rb')")
+            lines.append("wrk.body = f:read('*a')")
+            lines.append("f:close()")
+        lines += [
+            f"local paths = {{{quoted}}}",
+            "local i = 0",
+            "request = function()",
+            "  i = i % #paths + 1",
+            "  return wrk.format(nil, paths[i])",
+            "end",
+        ]
+        script = Path(folder) / "request.lua"
+        script.write_text("\n".join(lines) + "\n")
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--latency"]
+        # A slow answer is latency, not a socket error (wrk's default timeout is 2 s).
+        command += ["--timeout", "30s", "-s", str(script), base_url + paths[0]]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return _parse_wrk(output, name)
+
+
+def _lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _parse_wrk(output: str, name: str) -> LoadResult:
     requests = _WRK_REQUESTS.search(output)
     if requests is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
