@@ -12,8 +12,8 @@ recording fixture did, or something that differs from run to run by nature):
 * **Body keys**: Verify writes the members of typed .NET models in PascalCase; our ``camelCase``
   key matches a recorded key when equal or equal after upper-casing its first letter. Keys of
   dictionaries (form data) are written as they are and match exactly.
-* **Enums**: the App API writes ``readStatus`` as a number (0 Unread, 1 Read, 2
-  UpdatedSinceLastReview); Verify writes the .NET member name.
+* **Enums**: the App API writes ``readStatus``, ``partyTypeName`` and ``userType`` as numbers;
+  Verify (and the recorded app's own JSON) write the .NET member name.
 * **Omitted members**: Verify leaves out ``null`` members of typed models, empty collections and
   enum members at their default (``ReadStatus: Unread``, ``FileScanResult: NotApplicable``). A
   member we send that the recording lacks is a difference unless it is one of those.
@@ -59,7 +59,17 @@ HEADERS_THAT_MATTER = (
 )
 
 # Numeric enums of the App API by .NET member name, and the defaults Verify leaves out.
-ENUM_NAMES = {"readStatus": {0: "Unread", 1: "Read", 2: "UpdatedSinceLastReview"}}
+ENUM_NAMES = {
+    "readStatus": {0: "Unread", 1: "Read", 2: "UpdatedSinceLastReview"},
+    "partyTypeName": {
+        1: "Person",
+        2: "Organisation",
+        3: "SelfIdentified",
+        4: "SubUnit",
+        5: "BankruptcyEstate",
+    },
+    "userType": {0: "None", 1: "SSNIdentified", 2: "SelfIdentified", 3: "EnterpriseIdentified"},
+}
 ENUM_DEFAULTS = {"readStatus": "Unread", "fileScanResult": "NotApplicable"}
 
 ANY = ("{Scrubbed}", "<date>")
@@ -186,8 +196,14 @@ def _our_key(recorded_key: str, ours: dict[str, Any]) -> str | None:
     return None
 
 
-def compare_value(recorded: Any, ours: Any, where: str, bindings: Bindings) -> list[Difference]:
-    """Differences between a parsed recording value and our JSON value (see the module docstring)."""
+def compare_value(
+    recorded: Any, ours: Any, where: str, bindings: Bindings, *, projection: bool = False
+) -> list[Difference]:
+    """Differences between a parsed recording value and our JSON value (see the module docstring).
+
+    With ``projection`` the recording shows only some members of our objects (the recorded app's
+    own models of register data), so members it lacks are not compared.
+    """
     if isinstance(recorded, dict):
         if recorded == JSON_ELEMENT and isinstance(ours, dict):
             return []
@@ -201,9 +217,11 @@ def compare_value(recorded: Any, ours: Any, where: str, bindings: Bindings) -> l
                 differences.append(Difference(f"{where}.{key}", _short_recorded(value), "<missing>"))
                 continue
             used.add(mine)
-            differences += compare_value(value, _enum_name(mine, ours[mine]), f"{where}.{key}", bindings)
+            differences += compare_value(
+                value, _enum_name(mine, ours[mine]), f"{where}.{key}", bindings, projection=projection
+            )
         for key, value in ours.items():
-            if key not in used and not _omittable(key, value):
+            if key not in used and not projection and not _omittable(key, value):
                 differences.append(
                     Difference(f"{where}.{key[:1].upper() + key[1:]}", "<absent>", _short(value))
                 )
@@ -215,7 +233,7 @@ def compare_value(recorded: Any, ours: Any, where: str, bindings: Bindings) -> l
         if len(recorded) != len(ours):
             differences.append(Difference(f"{where}.length", str(len(recorded)), str(len(ours))))
         for index, (theirs, mine) in enumerate(zip(recorded, ours, strict=False)):
-            differences += compare_value(theirs, mine, f"{where}[{index}]", bindings)
+            differences += compare_value(theirs, mine, f"{where}[{index}]", bindings, projection=projection)
         return differences
     if isinstance(ours, dict | list):
         return [Difference(where, str(recorded), _short(ours))]

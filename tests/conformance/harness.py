@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
-from tests.conformance.compare import Bindings, Difference, compare_response
+from tests.conformance.compare import Bindings, Difference, compare_response, compare_value
 from tests.conformance.expected import EXPECTED, Expected, expected_for, not_replayed
-from tests.conformance.replay import AUTH_KINDS, Flow, run_full, run_upload
+from tests.conformance.replay import AUTH_KINDS, Flow, run_authentication, run_full, run_upload
 from tests.conformance.verify import RecordingName, all_recordings, load_recording, recording_name
 from tests.conftest import SHARED_APPS
 
@@ -145,11 +145,58 @@ def compare_recording(path: Path, flow: Flow | None, step_key: str) -> Outcome:
     outcome.differences = compare_response(recorded, response, bindings)
     if name.kind == "Download-PDF" and response.status_code == 200:
         outcome.differences += check_pdf(response)
+    _classify(outcome)
+    return outcome
+
+
+def compare_authentication(path: Path, client: httpx.Client) -> Outcome:
+    """An ``Authentication`` recording: each part of the caller's details against its App API route."""
+    name = recording_name(path)
+    assert name.auth is not None
+    recorded = load_recording(path)
+    outcome = Outcome(name)
+    bindings = Bindings()
+    for where, response in run_authentication(client, name.auth, recorded).items():
+        if response.status_code != 200:
+            outcome.differences.append(Difference(f"{where} status", "200", str(response.status_code)))
+            continue
+        section, part = where.split(".")
+        if part == "partiesAllowedToInstantiate":
+            outcome.differences += _compare_by_party(
+                recorded[section][part], response.json(), where, bindings
+            )
+        else:
+            outcome.differences += compare_value(
+                recorded[section][part], response.json(), where, bindings, projection=True
+            )
+    _classify(outcome)
+    return outcome
+
+
+def _compare_by_party(
+    recorded: list[dict[str, Any]], ours: list[dict[str, Any]], where: str, bindings: Bindings
+) -> list[Difference]:
+    """Party lists that may leave parties out, compared party by party (``[partyId=N]``)."""
+    theirs = {str(party["partyId"]): party for party in recorded}
+    mine = {str(party["partyId"]): party for party in ours}
+    differences: list[Difference] = []
+    for party_id, party in theirs.items():
+        place = f"{where}[partyId={party_id}]"
+        if party_id not in mine:
+            differences.append(Difference(place, "listed", "<absent>"))
+        else:
+            differences += compare_value(party, mine[party_id], place, bindings, projection=True)
+    differences += [
+        Difference(f"{where}[partyId={p}]", "<absent>", "listed") for p in mine if p not in theirs
+    ]
+    return differences
+
+
+def _classify(outcome: Outcome) -> None:
     for difference in outcome.differences:
-        entry = expected_for(name, difference)
+        entry = expected_for(outcome.recording, difference)
         if entry is not None:
             outcome.expected.append((difference, entry))
-    return outcome
 
 
 def replay_all(client: httpx.Client) -> list[Outcome]:
@@ -167,6 +214,9 @@ def replay_all(client: httpx.Client) -> list[Outcome]:
             key: tuple[str, ...] = ("Full", name.auth, name.case)
             if key not in flows:
                 flows[key] = run_full(client, name.auth, name.case)
+        elif name.test == "Authentication":
+            outcomes.append(compare_authentication(path, client))
+            continue
         elif name.test == "DataUpload":
             quoted, new = name.params["filenameQuoted"] == "True", name.params["useNewEndpoint"] == "True"
             key = ("DataUpload", str(quoted), str(new))

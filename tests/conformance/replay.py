@@ -36,7 +36,13 @@ Callers (the ``auth`` parameter), as Tinn's TestTools-compatible generators mint
 * ``OldServiceOwner``: localtest's old org token for ``ttd`` carried no scopes; Tinn only treats a
   token as its service owner's with an ``altinn:serviceowner`` scope, so this one asks for the
   same scopes as ``ServiceOwner`` (the recordings of both are identical apart from the token).
-* ``SystemUser`` and ``SelfIdentifiedUser`` only appear in the ``Authentication`` recordings.
+* ``SystemUser``: system user ``d111dbab-...`` of system ``913312465_sbs`` acting for
+  Oslos Vakreste Borettslag, with ``altinn:instances.read``/``.write``.
+* ``SelfIdentifiedUser``: the self-identified user ``SelvRegistrert``.
+
+``Authentication`` recordings (all six callers) show what the recorded app knew about its caller:
+the selected and own party, the profile and the party lists. Tinn serves the same facts on App API
+routes, so each is fetched from its route with the caller's token (see :data:`AUTH_DETAILS`).
 """
 
 from __future__ import annotations
@@ -67,8 +73,19 @@ def token(client: httpx.Client, auth: str) -> str:
             "/api/GetEnterpriseToken",
             params={"org": "ttd", "orgNo": "405003309", "scopes": SERVICE_OWNER_SCOPES},
         )
+    elif auth == "SystemUser":
+        response = client.get(
+            "/api/GetSystemUserToken",
+            params={
+                "systemUserId": "d111dbab-d619-4f15-bf29-58fe570a9ae6",
+                "systemId": "913312465_sbs",
+                "scopes": "altinn:instances.read altinn:instances.write",
+            },
+        )
+    elif auth == "SelfIdentifiedUser":
+        response = client.get("/api/GetSelfIdentifiedUserToken", params={"username": "SelvRegistrert"})
     else:
-        raise ValueError(f"no Full flow is recorded for {auth}")
+        raise ValueError(f"unknown caller {auth}")
     response.raise_for_status()
     return response.text
 
@@ -198,3 +215,28 @@ def run_upload(client: httpx.Client, quoted: bool, new_endpoint: bool) -> Flow:
     after.raise_for_status()
     flow.instances["0_UploadResponse"] = after.json()
     return flow
+
+
+_CURRENT_PARTY = f"/{ORG_APP}/api/authorization/parties/current?returnPartyObject=true"
+_PARTIES = f"/{ORG_APP}/api/v1/parties?allowedToInstantiateFilter="
+# Where Tinn's App API serves each part of a recorded ``Authentication`` introspection.
+AUTH_DETAILS: dict[str, str] = {
+    "details.userParty": _CURRENT_PARTY,
+    "details.selectedParty": _CURRENT_PARTY,
+    "details.profile": f"/{ORG_APP}/api/v1/profile/user",
+    "details.parties": f"{_PARTIES}false",
+    "details.partiesAllowedToInstantiate": f"{_PARTIES}true",
+    "details.party": _CURRENT_PARTY,
+}
+
+
+def run_authentication(
+    client: httpx.Client, auth: str, recorded: dict[str, Any]
+) -> dict[str, httpx.Response]:
+    """The App API's answers for each part of the recorded introspection, by its path."""
+    headers = {"Authorization": f"Bearer {token(client, auth)}"}
+    responses: dict[str, httpx.Response] = {}
+    for where, url in AUTH_DETAILS.items():
+        if where.split(".")[1] in recorded.get("details", {}):
+            responses[where] = client.get(url, headers=headers)
+    return responses

@@ -11,7 +11,7 @@ from fpdf import FPDF
 
 from tests.conformance.compare import Bindings, compare_response, compare_value, match_scalar, status_code
 from tests.conformance.expected import EXPECTED, expected_for
-from tests.conformance.harness import check_pdf
+from tests.conformance.harness import _compare_by_party, check_pdf
 from tests.conformance.verify import VerifyFormatError, parse_verify, recording_name
 
 SAMPLE = """\ufeff{
@@ -241,3 +241,11 @@ def test_expected_entries_only_cover_their_values() -> None:
     found = compare_value({"CreatedBy": "991825827"}, {"createdBy": "42"}, "Response", Bindings())
     assert [expected_for(name, d) for d in found] == [None]
     assert all(entry.reason for entry in EXPECTED)
+
+
+def test_party_lists_are_compared_party_by_party() -> None:
+    recorded = [{"partyId": "1", "name": "A"}, {"partyId": "2", "name": "B"}]
+    found = _compare_by_party(recorded, [{"partyId": 2, "name": "B", "extra": 1}], "L", Bindings())
+    assert [(d.where, d.recorded, d.ours) for d in found] == [("L[partyId=1]", "listed", "<absent>")]
+    found = _compare_by_party(recorded, [{"partyId": 1, "name": "X"}, {"partyId": 3}], "L", Bindings())
+    assert [d.where for d in found] == ["L[partyId=1].name", "L[partyId=2]", "L[partyId=3]"]
