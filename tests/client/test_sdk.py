@@ -6,11 +6,15 @@ import asyncio
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.client.conftest import APP, ORG, PARTY, PDF, org_tokens, soknad_xml, unique_amount, user_tokens
+from tests.client.proxy import DroppingProxy
 from tests.conftest import LiveServer
 from tinn.client import (
+    AltinnConnectionError,
+    AltinnHTTPError,
     AppClient,
     AsyncAppClient,
     AsyncStorageClient,
@@ -19,6 +23,7 @@ from tinn.client import (
     ForbiddenError,
     MaskinportenToken,
     NotFoundError,
+    RetryPolicy,
     StaticToken,
     StorageClient,
 )
@@ -135,3 +140,57 @@ def test_maskinporten_grant_then_exchange(server: LiveServer) -> None:
         page = storage.query_page({"appId": f"{ORG}/{APP}"}, size=1)
     assert page["count"] == 1
     assert tokens._token is not None and token_expiry(tokens._token) is not None
+
+
+def test_next_after_a_lost_response_reads_the_state_back(server: LiveServer) -> None:
+    with DroppingProxy(server.port, marker=b"/process/next") as proxy:
+        with AppClient(ORG, APP, proxy.url, user_tokens(server)) as app:
+            instance = app.instantiate(PARTY, data={"soknad": soknad_xml(unique_amount())})
+            state = app.next(instance)  # the move happened; its answer was lost
+        assert proxy.dropped == 1
+    assert state.ended
+    with AppClient(ORG, APP, server.url, user_tokens(server)) as app:
+        assert app.get_instance(instance).process_ended is not None
+
+
+class FlakyTransport(httpx.HTTPTransport):
+    """Answers the first ``failures`` requests to a path containing ``marker`` with 503 itself."""
+
+    def __init__(self, marker: str, failures: int) -> None:
+        super().__init__()
+        self.marker = marker
+        self.failures = failures
+        self.seen = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.marker in request.url.path:
+            self.seen += 1
+            if self.seen <= self.failures:
+                request.read()
+                return httpx.Response(503, text="try again")
+        return super().handle_request(request)
+
+
+def test_5xx_is_retried_with_the_same_idempotency_key(server: LiveServer) -> None:
+    flaky = FlakyTransport("/instances", failures=2)
+    policy = RetryPolicy(attempts=3, backoff=0.01)
+    with httpx.Client(transport=flaky) as http:
+        app = AppClient(ORG, APP, server.url, user_tokens(server), retry=policy, http=http)
+        instance = app.instantiate(PARTY, data={"soknad": soknad_xml(1)})
+    assert flaky.seen == 3 and instance.current_task == "Task_1"
+
+
+def test_retries_end_with_the_last_error(server: LiveServer) -> None:
+    flaky = FlakyTransport("/instances", failures=10)
+    with httpx.Client(transport=flaky) as http:
+        app = AppClient(ORG, APP, server.url, user_tokens(server), retry=RetryPolicy(2, 0.01), http=http)
+        with pytest.raises(AltinnHTTPError) as caught:
+            app.instantiate(PARTY)
+    assert caught.value.status == 503 and caught.value.text == "try again" and flaky.seen == 2
+
+
+def test_connection_errors_are_retried_then_raised(server: LiveServer) -> None:
+    tokens = user_tokens(server)
+    app = AppClient(ORG, APP, "http://127.0.0.1:9", tokens, retry=RetryPolicy(3, 0.01))
+    with app, pytest.raises(AltinnConnectionError):
+        app.get_instance(f"{PARTY}/00000000-0000-0000-0000-000000000000")

@@ -47,14 +47,6 @@ UrlOption = Annotated[
     str,
     typer.Option("--url", envvar="TINN_CLIENT_URL", help="Base URL of the apps (Tinn: its one URL)."),
 ]
-PlatformOption = Annotated[
-    str | None,
-    typer.Option(
-        "--platform-url",
-        envvar="TINN_CLIENT_PLATFORM_URL",
-        help="Base URL of Storage, Events and Authentication (default: --url).",
-    ),
-]
 TokenOption = Annotated[
     str | None,
     typer.Option("--token", envvar="ALTINN_TOKEN", help="An Altinn token to use as is (else a test token)."),
