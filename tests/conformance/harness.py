@@ -149,6 +149,61 @@ def compare_recording(path: Path, flow: Flow | None, step_key: str) -> Outcome:
     return outcome
 
 
+# The recorded app logs each request as its controller action; Tinn's routes by the same names.
+_GUID = "[0-9a-f-]{36}"
+_INSTANCE = rf"/ttd/basic/instances/\d+/{_GUID}"
+ACTIONS = (
+    ("POST", "/ttd/basic/instances", "Instances.Post"),
+    ("POST", "/ttd/basic/instances/create", "Instances.PostSimplified"),
+    ("GET", _INSTANCE, "Instances.Get"),
+    ("GET", "/ttd/basic/api/v1/applicationmetadata", "ApplicationMetadata.GetAction"),
+    ("GET", rf"{_INSTANCE}/data/{_GUID}", "Data.Get"),
+    ("PATCH", rf"{_INSTANCE}/data", "Data.PatchFormDataMultiple"),
+    ("PUT", rf"{_INSTANCE}/process/next", "Process.NextElement"),
+)
+_LOGGED_REQUEST = re.compile(r"### Request: (\S+) - User: ([^,]+),")
+_LOGGED_RESPONSE = re.compile(r"### Response: (\S+) - \S+, StatusCode: (\d*)")
+
+
+def action(response: httpx.Response) -> str:
+    path = response.request.url.path
+    for method, pattern, name in ACTIONS:
+        if response.request.method == method and re.fullmatch(pattern, path):
+            return name
+    return f"{response.request.method} {path}"
+
+
+def logged_exchanges(text: str) -> list[tuple[str, bool, str]]:
+    """(action, anonymous, status) per request in a recorded app log; status '' when not logged."""
+    exchanges: list[tuple[str, bool, str]] = []
+    requests = _LOGGED_REQUEST.findall(text)
+    responses = _LOGGED_RESPONSE.findall(text)
+    assert [a for a, _ in requests] == [a for a, _ in responses], "unpaired log lines"
+    for (name, caller), (_, status) in zip(requests, responses, strict=True):
+        exchanges.append((name, caller == "None/none", status))
+    return exchanges
+
+
+def compare_logs(path: Path, flow: Flow | None) -> Outcome:
+    """A recorded app log: the flow's App API requests, in order, with their callers and statuses.
+
+    The app logs no status for a streamed file (``FileStreamResult``); those match any status.
+    """
+    outcome = Outcome(recording_name(path))
+    recorded = logged_exchanges(path.read_text(encoding="utf-8-sig"))
+    ours = [
+        (action(r), "authorization" not in r.request.headers, str(r.status_code))
+        for r in (flow.log if flow is not None else [])
+    ]
+    if len(recorded) != len(ours):
+        outcome.differences.append(Difference("requests", str(len(recorded)), str(len(ours))))
+    for index, (theirs, mine) in enumerate(zip(recorded, ours, strict=False)):
+        if theirs[:2] != mine[:2] or theirs[2] not in ("", mine[2]):
+            outcome.differences.append(Difference(f"request {index}", str(theirs), str(mine)))
+    _classify(outcome)
+    return outcome
+
+
 def compare_authentication(path: Path, client: httpx.Client) -> Outcome:
     """An ``Authentication`` recording: each part of the caller's details against its App API route."""
     name = recording_name(path)
@@ -224,7 +279,10 @@ def replay_all(client: httpx.Client) -> list[Outcome]:
                 flows[key] = run_upload(client, quoted, new)
         else:
             raise AssertionError(f"no replay for {path.name}")
-        outcomes.append(compare_recording(path, flows[key], f"{name.step}_{name.kind}"))
+        if name.kind == "Logs":
+            outcomes.append(compare_logs(path, flows[key]))
+        else:
+            outcomes.append(compare_recording(path, flows[key], f"{name.step}_{name.kind}"))
     return outcomes
 
 

@@ -11,13 +11,14 @@ rebuilt here from what the recorded test sends (Altinn's ``BasicAppTests``, desc
      ``XmlPrefill``/``JsonPrefill``, a ``model`` part with ``property1`` and ``property2`` set to
      1 as XML or JSON (string parts, so ``; charset=utf-8``). A failed instantiation ends the flow.
   1. ``Download-Data[0]``: the fixture's download, as the recorded app logs show it: ``GET`` the
-     instance (not recorded: the instantiation is), then the model element with ``Accept:
-     application/json``.
+     instance (not recorded: the instantiation is), ``GET api/v1/applicationmetadata`` without a
+     token, then the model element with ``Accept: application/json``.
   2. ``PatchFormData``: ``PATCH .../data`` with one patch for the model: ``test`` that
      ``property1`` is ``"1"`` (``null`` without prefill), then ``replace`` ``property1`` and
      ``property2`` with ``"2"``; ``ignoredValidators`` null.
   3. ``ProcessNext``: ``PUT .../process/next`` without a body.
-  4. ``Download-Instance``: ``GET`` the instance; 5. ``Download-Data[0]`` again; 6.
+  4. ``Download-Instance``: ``GET`` the instance (then, like every download, the app metadata
+     anonymously); 5. ``Download-Data[0]`` again; 6.
      ``Download-PDF``: ``GET`` the generated ``ref-data-as-pdf`` element with ``Accept:
      application/octet-stream``.
 * ``DataUpload`` (``filenameQuoted`` x ``useNewEndpoint``): a user instance (as
@@ -139,6 +140,8 @@ class Flow:
     responses: dict[str, httpx.Response] = field(default_factory=dict)
     # The instance as the fixture knew it when each step was recorded (for its id placeholders).
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every App API exchange of the flow in order, recorded or not (compared with the app's logs).
+    log: list[httpx.Response] = field(default_factory=list)
 
 
 def _data_url(instance: dict[str, Any], element_id: str) -> str:
@@ -148,10 +151,20 @@ def _data_url(instance: dict[str, Any], element_id: str) -> str:
 def run_full(client: httpx.Client, auth: str, case: str) -> Flow:
     headers = {"Authorization": f"Bearer {token(client, auth)}"}
     flow = Flow()
+    hooks = client.event_hooks
+    client.event_hooks = {**hooks, "response": [*hooks.get("response", []), flow.log.append]}
+    try:
+        _full(client, headers, flow, case)
+    finally:
+        client.event_hooks = hooks
+    return flow
+
+
+def _full(client: httpx.Client, headers: dict[str, str], flow: Flow, case: str) -> None:
     created = instantiate(client, headers, case)
     flow.responses["0_Instantiation"] = created
     if created.status_code != 201:
-        return flow
+        return
     instance: dict[str, Any] = created.json()
     flow.instances["0_Instantiation"] = instance
     base = f"/{ORG_APP}/instances/{instance['id']}"
@@ -159,6 +172,7 @@ def run_full(client: httpx.Client, auth: str, case: str) -> Flow:
     as_json = {**headers, "Accept": "application/json"}
 
     client.get(base, headers=headers).raise_for_status()
+    client.get(f"/{ORG_APP}/api/v1/applicationmetadata").raise_for_status()
     flow.responses["1_Download-Data[0]"] = client.get(_data_url(instance, model["id"]), headers=as_json)
     flow.instances["1_Download-Data[0]"] = instance
     patch = [
@@ -178,8 +192,9 @@ def run_full(client: httpx.Client, auth: str, case: str) -> Flow:
     downloaded = client.get(base, headers=headers)
     flow.responses["4_Download-Instance"] = downloaded
     if downloaded.status_code != 200:
-        return flow
+        return
     after: dict[str, Any] = downloaded.json()
+    client.get(f"/{ORG_APP}/api/v1/applicationmetadata").raise_for_status()
     for key in ("4_Download-Instance", "5_Download-Data[0]", "6_Download-PDF"):
         flow.instances[key] = after
     flow.responses["5_Download-Data[0]"] = client.get(_data_url(after, model["id"]), headers=as_json)
@@ -188,7 +203,6 @@ def run_full(client: httpx.Client, auth: str, case: str) -> Flow:
         flow.responses["6_Download-PDF"] = client.get(
             _data_url(after, pdfs[0]["id"]), headers={**headers, "Accept": "application/octet-stream"}
         )
-    return flow
 
 
 def run_upload(client: httpx.Client, quoted: bool, new_endpoint: bool) -> Flow:

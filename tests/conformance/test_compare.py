@@ -11,7 +11,8 @@ from fpdf import FPDF
 
 from tests.conformance.compare import Bindings, compare_response, compare_value, match_scalar, status_code
 from tests.conformance.expected import EXPECTED, expected_for
-from tests.conformance.harness import _compare_by_party, check_pdf
+from tests.conformance.harness import _compare_by_party, check_pdf, compare_logs, logged_exchanges
+from tests.conformance.replay import Flow
 from tests.conformance.verify import VerifyFormatError, parse_verify, recording_name
 
 SAMPLE = """\ufeff{
@@ -249,3 +250,42 @@ def test_party_lists_are_compared_party_by_party() -> None:
     assert [(d.where, d.recorded, d.ours) for d in found] == [("L[partyId=1]", "listed", "<absent>")]
     found = _compare_by_party(recorded, [{"partyId": 1, "name": "X"}, {"partyId": 3}], "L", Bindings())
     assert [d.where for d in found] == ["L[partyId=1].name", "L[partyId=2]", "L[partyId=3]"]
+
+
+LOG = """\ufeff[basic/default] [INFO] ### Request: Instances.Get - User: User/1337/501337, AuthLevel: 2, AuthMethod: BankID
+[basic/default] [INFO] IDataProcessor.ProcessDataRead
+[basic/default] [INFO] ### Response: Instances.Get - OkObjectResult, StatusCode: 200
+[basic/default] [INFO] ### Request: ApplicationMetadata.GetAction - User: None/none, AuthLevel: 0, AuthMethod: none
+[basic/default] [INFO] ### Response: ApplicationMetadata.GetAction - OkObjectResult, StatusCode: 200
+[basic/default] [INFO] ### Request: Data.Get - User: User/1337/501337, AuthLevel: 2, AuthMethod: BankID
+[basic/default] [INFO] ### Response: Data.Get - FileStreamResult, StatusCode: """
+
+
+def _exchange(method: str, path: str, status: int, *, token: bool = True) -> httpx.Response:
+    headers = {"Authorization": "Bearer x"} if token else {}
+    return httpx.Response(status, request=httpx.Request(method, f"http://h{path}", headers=headers))
+
+
+def test_app_logs_are_compared_request_by_request(tmp_path: Path) -> None:
+    assert logged_exchanges(LOG) == [
+        ("Instances.Get", False, "200"),
+        ("ApplicationMetadata.GetAction", True, "200"),
+        ("Data.Get", False, ""),
+    ]
+    path = tmp_path / "BasicAppTests.Full_auth=User_testCase=SimplifiedNoPrefill_7_Logs.verified.txt"
+    path.write_text(LOG, encoding="utf-8")
+    instance = f"/ttd/basic/instances/501337/{GUID}"
+    flow = Flow(
+        log=[
+            _exchange("GET", instance, 200),
+            _exchange("GET", "/ttd/basic/api/v1/applicationmetadata", 200, token=False),
+            _exchange("GET", f"{instance}/data/{DATA}", 206),
+        ]
+    )
+    assert compare_logs(path, flow).differences == []
+    flow.log[1] = _exchange("GET", "/ttd/basic/api/v1/applicationmetadata", 200)
+    assert [d.where for d in compare_logs(path, flow).differences] == ["request 1"]
+    flow.log = flow.log[:2]
+    assert [d.where for d in compare_logs(path, flow).differences] == ["requests", "request 1"]
+    flow.log = [_exchange("GET", instance, 403)]
+    assert "request 0" in [d.where for d in compare_logs(path, flow).differences]
