@@ -17,7 +17,7 @@ from tinn.applogic import HookContext
 from tinn.data.accessor import FormDataAccessor
 from tinn.data.formdata import FormDataError, FormModel
 from tinn.instances.models import DataElement, Instance
-from tinn.storage.blobs.base import BlobError
+from tinn.storage.blobs.base import BlobError, BlobStore, read_all
 from tinn.validation.compiled import CompiledApp, compiled_for
 from tinn.validation.layout import LayoutState, build_layout_state
 
@@ -41,6 +41,7 @@ class ValidationContext:
     language: str | None
     can_read: Callable[[DataType], bool]
     hook_context: HookContext
+    blobs: BlobStore | None = None
 
 
 def _is_hard_deleted(element: DataElement) -> bool:
@@ -145,6 +146,18 @@ class RunState:
         if element_id not in self._expression_data:
             self._expression_data[element_id] = to_expression_value(self._data.get(element_id))
         return self._expression_data[element_id]
+
+    async def content(self, element: DataElement) -> bytes | None:
+        """The stored bytes of an element (None when they cannot be read)."""
+        blobs = self.ctx.blobs
+        stored = self.ctx.accessor.record.element(element.id)
+        if blobs is None or stored is None or stored.blob_key is None:
+            return None
+        try:
+            return await read_all(blobs, stored.blob_key)
+        except BlobError as exc:
+            log.warning("validation_content_unreadable", element_id=element.id, error=str(exc))
+            return None
 
     def loaded(self, element_id: str) -> bool:
         return self._data.get(element_id) is not None

@@ -31,6 +31,7 @@ def validation_context(
         language=ctx.language,
         can_read=can_read,
         hook_context=ctx.hook_context(record.instance),
+        blobs=ctx.services.blobs,
     )
 
 

@@ -5,6 +5,10 @@
 2. ``Expression`` (incremental) — with ``AppSettings.ExpressionValidation``, when a form data type
    of the task has a ``{dataType}.validation.json``.
 3. ``Xsd`` (not incremental) — with ``AppSettings.XsdValidation``, when the task has form data.
+   ``...SigningTaskValidator-*`` (not incremental) — signing tasks whose ``signatureConfig`` has
+   ``runDefaultValidator``: ``MissingSignatures`` while fewer SignDocuments than the signature
+   data type's ``minCount`` exist. ``...SignatureHashValidator-*`` (not incremental) — every
+   signing task: ``InvalidSignatureHash`` when a signed element's bytes changed since signing.
 4. App validators bound to a task: ``{source}-{taskId}`` (incremental as registered).
 5. ``Altinn.App.Core.Features.Validation.Default.DefaultTaskValidator-*`` (not incremental):
    ``minCount``/``maxCount`` of the task's data types.
@@ -25,17 +29,20 @@ their type) changed; the others whenever they apply.
 from __future__ import annotations
 
 import copy
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import structlog
 
 from tinn.appdef.definition import AppDefinition
 from tinn.applogic import Issue, RegisteredValidator
 from tinn.data.formdata import FormDataError, FormModelError, data_to_xml, strip_row_ids, validate_xsd
 from tinn.instances.models import FileScanResult
+from tinn.process.bpmn import SignatureConfig
 from tinn.validation.annotations import data_annotation_issues
 from tinn.validation.compiled import compiled_for
 from tinn.validation.expression import expression_issues
@@ -50,6 +57,9 @@ log = structlog.get_logger("tinn.validation")
 TASK_VALIDATOR_SOURCE = "Altinn.App.Core.Features.Validation.Default.DefaultTaskValidator-*"
 DATA_ELEMENT_VALIDATOR_SOURCE = "Altinn.App.Core.Features.Validation.Default.DefaultDataElementValidator-*"
 XSD_TEXT_KEY = "backend.xsd_validation"
+SIGNING_TASK_VALIDATOR_SOURCE = "Altinn.App.Core.Features.Validation.Default.SigningTaskValidator-*"
+SIGNATURE_HASH_VALIDATOR_SOURCE = "Altinn.App.Core.Features.Validation.Default.SignatureHashValidator-*"
+MISSING_SIGNATURES_TEXT = "Det mangler påkrevde signaturer."
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,82 @@ class XsdValidator(Validator):
                 for issue in found
             )
         return issues
+
+
+def _signature_config(run: RunState) -> SignatureConfig | None:
+    """The run's task's signature configuration, when the task is a signing task."""
+    process = run.definition.process
+    task = process.task(run.task_id) if process is not None else None
+    if task is None or task.task_type != "signing":
+        return None
+    return task.signature_config or SignatureConfig()
+
+
+class SigningTaskValidator(Validator):
+    source = SIGNING_TASK_VALIDATOR_SOURCE
+    no_incremental = True
+
+    def applies(self, run: RunState) -> bool:
+        config = _signature_config(run)
+        return config is not None and config.run_default_validator
+
+    async def validate(self, run: RunState) -> list[ValidationIssue]:
+        config = _signature_config(run)
+        data_type = run.data_type(config.signature_data_type or "") if config else None
+        required = data_type.min_count if data_type is not None else 0
+        signed = run.count_elements(data_type.id) if data_type is not None else 0
+        if data_type is not None and signed >= required:
+            return []
+        return [
+            ValidationIssue(
+                severity=Severity.Error, code="MissingSignatures", description=MISSING_SIGNATURES_TEXT
+            )
+        ]
+
+
+class SignatureHashValidator(Validator):
+    source = SIGNATURE_HASH_VALIDATOR_SOURCE
+    no_incremental = True
+
+    def applies(self, run: RunState) -> bool:
+        return _signature_config(run) is not None and run.ctx.blobs is not None
+
+    async def validate(self, run: RunState) -> list[ValidationIssue]:
+        config = _signature_config(run)
+        if config is None or not config.signature_data_type:
+            return []
+        for document in run.elements_of_type(config.signature_data_type):
+            for signed_id, expected in _signed_hashes(await run.content(document)):
+                signed = run.element(signed_id)
+                content = await run.content(signed) if signed is not None else None
+                actual = hashlib.sha256(content).hexdigest() if content is not None else None
+                if actual != expected:
+                    log.error(
+                        "signature_hash_invalid",
+                        instance_id=run.ctx.instance.id,
+                        data_element_id=signed_id,
+                        expected=expected,
+                        actual=actual,
+                    )
+                    return [_coded("InvalidSignatureHash")]
+        return []
+
+
+def _signed_hashes(document: bytes | None) -> list[tuple[str, str | None]]:
+    """(data element id, sha256) of each signature in a SignDocument; nothing when unreadable."""
+    if document is None:
+        return []
+    try:
+        parsed = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return []
+    signatures = parsed.get("dataElementSignatures") if isinstance(parsed, dict) else None
+    result: list[tuple[str, str | None]] = []
+    for signature in signatures if isinstance(signatures, list) else ():
+        if isinstance(signature, dict) and isinstance(signature.get("dataElementId"), str):
+            expected = signature.get("sha256Hash")
+            result.append((signature["dataElementId"], expected if isinstance(expected, str) else None))
+    return result
 
 
 class DefaultTaskValidator(Validator):
@@ -306,6 +392,7 @@ def _build(definition: AppDefinition) -> tuple[Validator, ...]:
         ordered.append(ExpressionValidator())
     if settings.xsd_validation:
         ordered.append(XsdValidator())
+    ordered.extend([SigningTaskValidator(), SignatureHashValidator()])
     ordered.extend(v for v in app if v.registered.task_id is not None)
     ordered.extend([DefaultTaskValidator(), DefaultDataElementValidator(), DataAnnotationsValidator()])
     ordered.extend(v for v in app if v.registered.task_id is None)
