@@ -20,6 +20,7 @@ from tinn.instances import app_routes as instance_app_routes
 from tinn.instances import storage_routes as instance_storage_routes
 from tinn.process import actions as process_actions
 from tinn.process import routes as process_routes
+from tinn.process import signing_routes
 from tinn.register import app_routes as register_app_routes
 from tinn.register import routes as register_routes
 from tinn.validation import routes as validation_routes
@@ -46,4 +47,5 @@ def include_routers(app: RouterHost) -> None:
     app.include_router(data_app_routes.router)
     app.include_router(process_routes.router)
     app.include_router(process_actions.router)
+    app.include_router(signing_routes.router)
     app.include_router(validation_routes.router)

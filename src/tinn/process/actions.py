@@ -55,12 +55,14 @@ async def _run(
     return record, result
 
 
-async def run_action_for_next(ctx: AppContext, record: InstanceRecord, action: str) -> InstanceRecord:
+async def run_action_for_next(
+    ctx: AppContext, record: InstanceRecord, action: str, on_behalf_of: str | None = None
+) -> InstanceRecord:
     """`process/next` with an action: run its handler first, if there is one (app notes 3.3 step 3)."""
     if not has_handler(ctx, action):
         return record
     try:
-        record, result = await _run(ctx, record, action, {}, None)
+        record, result = await _run(ctx, record, action, {}, on_behalf_of)
     except Problem as problem:
         status = problem.status if problem.status in (403, 409) else 500
         raise Problem(

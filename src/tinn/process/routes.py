@@ -43,10 +43,12 @@ async def _validate(ctx: AppContext, record: InstanceRecord, task: Task) -> None
         )
 
 
-async def _run_action(ctx: AppContext, record: InstanceRecord, action: str) -> InstanceRecord:
+async def _run_action(
+    ctx: AppContext, record: InstanceRecord, action: str, on_behalf_of: str | None
+) -> InstanceRecord:
     from tinn.process.actions import run_action_for_next
 
-    return await run_action_for_next(ctx, record, action)
+    return await run_action_for_next(ctx, record, action, on_behalf_of)
 
 
 @router.get("", responses={200: _APP_PROCESS_STATE}, summary="The process state of an instance")
@@ -120,6 +122,9 @@ async def process_next(
     if action is not None and not isinstance(action, str):
         raise Problem(400, "Invalid action", "action must be a string")
     action = action or None
+    on_behalf_of = body.get("actiononbehalfof")
+    if on_behalf_of is not None and not isinstance(on_behalf_of, str):
+        raise Problem(400, "Invalid actionOnBehalfOf", "actionOnBehalfOf must be a string")
     record = await load_for_app(ctx, instanceOwnerPartyId, instanceGuid)
     engine = ProcessEngine(ctx)
     if_match = request.headers.get("if-match")
@@ -130,7 +135,7 @@ async def process_next(
         await _validate(ctx, current, task)
 
     async def run_action(current: InstanceRecord, name: str) -> InstanceRecord:
-        return await _run_action(ctx, current, name)
+        return await _run_action(ctx, current, name, on_behalf_of or None)
 
     record = await engine.next(record, action, validate=validate, run_action=run_action)
     return JsonResponse(engine.app_state(record.instance), headers={"ETag": record.etag})
