@@ -223,12 +223,13 @@ def _pdf(text: str) -> bytes:
 
 
 def test_the_pdf_check_reads_the_text() -> None:
-    good = httpx.Response(200, content=_pdf("basic\nSophie Salt\n501337/abc"))
-    assert check_pdf(good) == []
-    missing = httpx.Response(200, content=_pdf("basic\n501337/abc"))
-    assert [d.recorded for d in check_pdf(missing)] == ["Sophie Salt"]
+    good = httpx.Response(200, content=_pdf(f"basic\nAvsender Sophie Salt\nInstans-ID 501337/{GUID}"))
+    assert check_pdf(good, f"501337/{GUID}") == []
+    assert [d.recorded for d in check_pdf(good, f"501337/{DATA}")] == [f"501337/{DATA}"]
+    missing = httpx.Response(200, content=_pdf(f"basic\n501337/{GUID}"))
+    assert [d.recorded for d in check_pdf(missing, f"501337/{GUID}")] == ["Sophie Salt"]
     broken = httpx.Response(200, content=b"%PDF-1.4 not really")
-    assert [d.where for d in check_pdf(broken)] == ["pdf"]
+    assert [d.where for d in check_pdf(broken, f"501337/{GUID}")] == ["pdf"]
 
 
 def test_expected_entries_only_cover_their_values() -> None:
