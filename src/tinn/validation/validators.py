@@ -7,8 +7,8 @@
 3. ``Xsd`` (not incremental) — with ``AppSettings.XsdValidation``, when the task has form data.
    ``...SigningTaskValidator-*`` (not incremental) — signing tasks whose ``signatureConfig`` has
    ``runDefaultValidator``: ``MissingSignatures`` while fewer SignDocuments than the signature
-   data type's ``minCount`` exist. ``...SignatureHashValidator-*`` (not incremental) — every
-   signing task: ``InvalidSignatureHash`` when a signed element's bytes changed since signing.
+   data type's ``minCount`` exist; ``...SignatureHashValidator-*`` (not incremental) — the same
+   tasks: ``InvalidSignatureHash`` when a signed element's bytes changed since signing.
 4. App validators bound to a task: ``{source}-{taskId}`` (incremental as registered).
 5. ``Altinn.App.Core.Features.Validation.Default.DefaultTaskValidator-*`` (not incremental):
    ``minCount``/``maxCount`` of the task's data types.
@@ -214,7 +214,8 @@ class SignatureHashValidator(Validator):
     no_incremental = True
 
     def applies(self, run: RunState) -> bool:
-        return _signature_config(run) is not None and run.ctx.blobs is not None
+        config = _signature_config(run)
+        return config is not None and config.run_default_validator and run.ctx.blobs is not None
 
     async def validate(self, run: RunState) -> list[ValidationIssue]:
         config = _signature_config(run)
