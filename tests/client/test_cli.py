@@ -276,3 +276,53 @@ def test_receive_webhook_handshake_signature_and_delivery(server: LiveServer, tm
     body = json.loads(stdout)
     assert [(item["instanceId"], item["via"]) for item in body["received"]] == [(target, "webhook")]
     assert confirmed(server, target)
+
+
+def test_a_damaged_folder_is_downloaded_again_before_confirming(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = submitted(server).id
+    out = tmp_path / "inbox"
+    original = AsyncStorageClient.complete
+
+    async def crash_on_target(self: AsyncStorageClient, instance: Instance | str) -> Instance:
+        if (instance.id if isinstance(instance, Instance) else instance) == target:
+            raise Crash
+        return await original(self, instance)
+
+    monkeypatch.setattr(AsyncStorageClient, "complete", crash_on_target)
+    with pytest.raises(Crash):
+        runner.invoke(tinn_cli, ["receive", "ttd/soknad", "--once", "--out", str(out), "--url", server.url])
+    monkeypatch.setattr(AsyncStorageClient, "complete", original)
+    stored = out / target.split("/")[1] / "attachment" / "report.pdf"
+    stored.write_bytes(b"bit rot")
+    code, body, _ = invoke(
+        "receive", "ttd/soknad", "--once", "--json", "--out", str(out), "--url", server.url
+    )
+    assert code == 0
+    again = next(item for item in body["received"] if item["instanceId"] == target)
+    assert again["redelivered"] is False  # not trusted: fetched again
+    assert stored.read_bytes() == PDF
+    assert confirmed(server, target)
+
+
+def test_webhook_subscription_keeps_its_secret_across_restarts(server: LiveServer, tmp_path: Path) -> None:
+    from tinn.client import AsyncEventsClient
+    from tinn.client.receiver import subscribe
+
+    endpoint = "https://receiver.example/hook-restart"
+
+    async def run(state: Path) -> tuple[int, str | None]:
+        async with AsyncEventsClient(server.url, org_tokens(server)) as events:
+            subscription = await subscribe(events, ORG, APP, endpoint, state)
+            return subscription.id, subscription.secret
+
+    first = asyncio.run(run(tmp_path / "state"))
+    assert first[1] is not None and first[1].startswith("whsec_")
+    assert asyncio.run(run(tmp_path / "state")) == first  # identical subscription, secret from disk
+    # A receiver that lost its state gets a new subscription (and secret) instead of the old one.
+    replaced = asyncio.run(run(tmp_path / "fresh"))
+    assert replaced[0] != first[0] and replaced[1] not in (None, first[1])
+    with EventsClient(server.url, org_tokens(server)) as events:
+        ids = [s["id"] for s in events.subscriptions() if s["endPoint"] == endpoint]
+    assert ids == [replaced[0]]
