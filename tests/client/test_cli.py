@@ -113,6 +113,17 @@ def test_submit_retried_after_dropped_connection_creates_one_instance(
     assert instances_created_since(server, started) == [body["instanceId"]]
 
 
+def test_submit_as_a_system_user_for_its_customer(server: LiveServer, files: tuple[Path, Path]) -> None:
+    model, report = files
+    code, body, output = invoke(
+        "submit", "ttd/soknad", "--party", "500700", "--data", str(model), "--attach", str(report), "--to-end",
+        "--system-user", "d111dbab-d619-4f15-bf29-58fe570a9ae6", "--system-user-org", "950474084",
+        "--json", "--url", server.url,
+    )  # fmt: skip
+    assert code == 0, output
+    assert body["instanceId"].startswith("500700/") and body["process"]["ended"] is True
+
+
 def test_submit_reports_http_errors(server: LiveServer, files: tuple[Path, Path]) -> None:
     model, _ = files
     code, body, _ = invoke(

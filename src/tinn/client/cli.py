@@ -226,10 +226,21 @@ def run_submit(
 
 
 def user_token(
-    url: str, token: str | None, user_id: int, party: int, pid: str, auth_level: int
+    url: str,
+    token: str | None,
+    user_id: int,
+    party: int,
+    pid: str,
+    auth_level: int,
+    system_user: str | None = None,
+    system_user_org: str | None = None,
 ) -> TokenProvider:
     if token:
         return StaticToken(token)
+    if system_user:
+        if not system_user_org:
+            raise typer.BadParameter("--system-user-org is required with --system-user")
+        return TestIdentityToken.system_user(url, system_user_id=system_user, system_user_org=system_user_org)
     return TestIdentityToken.personal(url, user_id=user_id, party_id=party, pid=pid, auth_level=auth_level)
 
 
@@ -252,17 +263,25 @@ def submit(
     user_id: Annotated[int, typer.Option("--user-id", help="Test token: user id.")] = 1337,
     pid: Annotated[str, typer.Option("--pid", help="Test token: national identity number.")] = "01039012345",
     auth_level: Annotated[int, typer.Option("--auth-level", help="Test token: authentication level.")] = 2,
+    system_user: Annotated[
+        str | None, typer.Option("--system-user", help="Test token: act as this system user (its id).")
+    ] = None,
+    system_user_org: Annotated[
+        str | None,
+        typer.Option("--system-user-org", help="Test token: the system user's customer (org number)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """End-user system: instantiate with data and attachments, validate, move the process, save the receipt.
 
     Without --token it fetches a test token for --user-id/--party/--pid from the test identity
-    provider at --url (Tinn, localtest). Exit code 1 when the data is invalid.
+    provider at --url (Tinn, localtest), or with --system-user one for a system user acting for
+    its customer --system-user-org. Exit code 1 when the data is invalid.
     """
     _quiet_logs()
     org, app = _split_app(app_id)
     say: Callable[[str], None] = (lambda _: None) if as_json else err.print
-    tokens = user_token(url, token, user_id, party, pid, auth_level)
+    tokens = user_token(url, token, user_id, party, pid, auth_level, system_user, system_user_org)
     try:
         with AppClient(org, app, url, tokens) as client:
             result = run_submit(
@@ -404,7 +423,13 @@ async def run_receive(
             if on_ready is not None:
                 on_ready()
             while not done.is_set():
-                await receiver.sweep()
+                try:
+                    await receiver.sweep()
+                except AltinnError as exc:
+                    if options.once:
+                        raise
+                    # A long-running receiver outlives an unreachable Storage: try again later.
+                    structlog.get_logger(__name__).warning("sweep_failed", error=str(exc))
                 if options.once or done.is_set():
                     break
                 with contextlib.suppress(TimeoutError):
@@ -503,6 +528,9 @@ def receive(
         receiver = asyncio.run(run_receive(options, show))
     except AltinnError as exc:
         _fail(exc, as_json)
+    except KeyboardInterrupt:
+        err.print("stopped; whatever was not confirmed is received on the next run")
+        raise typer.Exit(130) from None
     if as_json:
         body = {
             "received": [item.as_json() for item in receiver.received],

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import httpx
 import orjson
 import structlog
 
@@ -226,7 +227,7 @@ class Receiver:
         """:meth:`receive`, with a failure recorded in ``failures`` instead of raised."""
         try:
             return await self.receive(instance, via=via)
-        except (DownloadError, OSError, zipfile.BadZipFile, AltinnError) as exc:
+        except (DownloadError, OSError, zipfile.BadZipFile, AltinnError, httpx.HTTPError) as exc:
             self.failures.append((instance.id, repr(exc)))
             log.warning("instance_receive_failed", instance_id=instance.id, error=repr(exc))
             return None
@@ -391,5 +392,5 @@ async def drain_webhooks(receiver: Receiver, inbox: WebhookInbox) -> None:
             if instance.process_ended is None or instance.confirmed_by(receiver.org):
                 continue
             await receiver.attempt(instance, via="webhook")
-        except AltinnError as exc:  # the next sweep picks it up again
+        except (AltinnError, httpx.HTTPError) as exc:  # the next sweep picks it up again
             log.warning("webhook_receive_failed", instance_id=instance_id, error=repr(exc))

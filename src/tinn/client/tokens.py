@@ -145,9 +145,22 @@ class TestIdentityToken(TokenProvider):
         return cls(url, "/api/GetEnterpriseToken", params, **options)
 
     @classmethod
-    def system_user(cls, url: str, params: dict[str, str], **options: Any) -> TestIdentityToken:
-        """``params`` as the endpoint takes them (e.g. ``systemUserOrg``, ``scopes``)."""
-        return cls(url, "/api/GetSystemUserToken", params, **options)
+    def system_user(
+        cls,
+        url: str,
+        *,
+        system_user_id: str,
+        system_user_org: str,
+        scopes: str = "altinn:instances.read altinn:instances.write",
+        extra: dict[str, str] | None = None,
+        **options: Any,
+    ) -> TestIdentityToken:
+        """A system user acting for the organisation ``system_user_org`` (its customer).
+
+        ``extra`` adds other query parameters of the endpoint (``orgNo``, ``systemId``, ``ttl``...).
+        """
+        params = {"systemUserId": system_user_id, "systemUserOrg": system_user_org, "scopes": scopes}
+        return cls(url, "/api/GetSystemUserToken", {**params, **(extra or {})}, **options)
 
     def _call(self) -> Call:
         return Call("GET", self.url, params=self.params, auth=False)
