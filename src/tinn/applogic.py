@@ -12,7 +12,8 @@ hook                              Altinn interface, when it runs
 ``instantiation_validator``       IInstantiationValidator: before an instance is created
 ``data_creation``                 IInstantiationProcessor.DataCreation: on new form data elements
 ``validator``                     IValidator / IFormDataValidator / ITaskValidator
-``gateway``                       IProcessExclusiveGateway: chooses the flows out of a gateway
+``gateway``                       IProcessExclusiveGateway: chooses the flow out of a gateway
+                                  that has no conditions (gets the form data reader)
 ``task_start`` / ``task_end`` /   IProcessTaskStart / IProcessTaskEnd / IProcessTaskAbandon
 ``task_abandon``
 ``process_end``                   IProcessEnd
@@ -85,7 +86,6 @@ DataProcessor = Callable[[HookContext, str, dict[str, Any], dict[str, Any] | Non
 DataReadProcessor = Callable[[HookContext, str, dict[str, Any]], Awaitable[None]]
 DataCreation = Callable[[HookContext, str, dict[str, Any], Mapping[str, str]], Awaitable[None]]
 InstantiationValidator = Callable[[HookContext], Awaitable[InstantiationRefusal | None]]
-GatewayDecider = Callable[[HookContext, Sequence[str], str | None], Awaitable[Sequence[str]]]
 TaskHook = Callable[[HookContext, str], Awaitable[None]]
 ProcessEndHook = Callable[[HookContext], Awaitable[None]]
 
@@ -95,6 +95,7 @@ class FormDataReader(Protocol):
 
 
 ValidatorFn = Callable[[HookContext, FormDataReader], Awaitable[Sequence[Issue]]]
+GatewayDecider = Callable[[HookContext, Sequence[str], str | None, FormDataReader], Awaitable[Sequence[str]]]
 UserAction = Callable[[HookContext, FormDataReader, Mapping[str, str]], Awaitable[ActionResult]]
 
 

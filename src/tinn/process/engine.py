@@ -9,6 +9,7 @@ computed from. Two concurrent `next` calls: exactly one moves, the other gets 40
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,7 +229,7 @@ class ProcessEngine:
                 current.element_id,
                 action,
                 evaluate=self._condition_evaluator(instance, accessor, action, current.element_id),
-                gateway_filters=self._gateway_filters(instance),
+                gateway_filters=self._gateway_filters(instance, accessor),
             )
         except (NavigationError, ExpressionError) as exc:
             raise Problem(500, "Process navigation failed", str(exc)) from None
@@ -261,7 +262,7 @@ class ProcessEngine:
                 start_id,
                 None,
                 evaluate=self._condition_evaluator(instance, accessor, None, start_id),
-                gateway_filters=self._gateway_filters(instance),
+                gateway_filters=self._gateway_filters(instance, accessor),
             )
             move = process_state.move(self.process, instance, target, None, ctx.platform_user(), ctx.now())
             move.events = start_transition.events + move.events
@@ -453,11 +454,18 @@ class ProcessEngine:
 
         return evaluate
 
-    def _gateway_filters(self, instance: Instance) -> dict[str, GatewayFilter]:
+    def _gateway_filters(self, instance: Instance, accessor: FormDataAccessor) -> dict[str, GatewayFilter]:
         deciders = self.ctx.logic.gateways
         if not deciders:
             return {}
         hook_ctx = self.ctx.hook_context(instance)
+
+        async def read(data_type: str) -> list[tuple[str, dict[str, Any]]]:
+            return [
+                (element_id, copy.deepcopy(data))
+                for element_id, data in await accessor.all_of_type(data_type)
+            ]
+
         filters: dict[str, GatewayFilter] = {}
         for gateway_id, decider in deciders.items():
 
@@ -467,7 +475,7 @@ class ProcessEngine:
                 action: str | None,
                 decider: Any = decider,
             ) -> list[SequenceFlow]:
-                chosen = set(await decider(hook_ctx, [f.id for f in flows], action))
+                chosen = set(await decider(hook_ctx, [f.id for f in flows], action, read))
                 kept = [flow for flow in flows if flow.id in chosen]
                 if len(kept) != 1:
                     raise NavigationError(
