@@ -26,6 +26,7 @@ from tinn.client import (
     RetryPolicy,
     StaticToken,
     StorageClient,
+    TokenProvider,
 )
 from tinn.client.tokens import token_expiry
 
@@ -194,3 +195,54 @@ def test_connection_errors_are_retried_then_raised(server: LiveServer) -> None:
     app = AppClient(ORG, APP, "http://127.0.0.1:9", tokens, retry=RetryPolicy(3, 0.01))
     with app, pytest.raises(AltinnConnectionError):
         app.get_instance(f"{PARTY}/00000000-0000-0000-0000-000000000000")
+
+
+class OnceRejectedToken(TokenProvider):
+    """Hands out a token the server rejects first, then a valid one (a revoked or rotated token)."""
+
+    def __init__(self, real: TokenProvider) -> None:
+        super().__init__()
+        self.real = real
+
+    def _fetch(self, http: httpx.Client) -> str:
+        return "rejected" if self.fetches == 0 else self.real.token(http)
+
+    async def _afetch(self, http: httpx.AsyncClient) -> str:
+        return "rejected" if self.fetches == 0 else await self.real.atoken(http)
+
+
+def test_a_401_fetches_a_fresh_token_once(server: LiveServer) -> None:
+    tokens = OnceRejectedToken(user_tokens(server))
+    with AppClient(ORG, APP, server.url, tokens) as app:
+        instance = app.instantiate(PARTY)
+    assert instance.party_id == PARTY and tokens.fetches == 2
+
+
+def test_async_events_feed_and_subscription_lookup(server: LiveServer) -> None:
+    from tinn.client import AsyncEventsClient
+
+    async def run() -> None:
+        async with AsyncAppClient(ORG, APP, server.url, user_tokens(server)) as app:
+            instance = await app.instantiate(PARTY, data={"soknad": soknad_xml(unique_amount())})
+            await app.next(instance)
+        async with AsyncEventsClient(server.url, org_tokens(server)) as events:
+            mine = [
+                event["type"]
+                async for event in events.feed(ORG, APP, size=5)
+                if event.get("resourceinstance") == instance.id
+            ]
+            assert mine == [
+                "app.instance.created",
+                "app.instance.process.movedTo.Task_1",
+                "app.instance.process.completed",
+            ]
+            created = await events.subscribe(
+                "https://receiver.example/lookup", resource_filter="urn:altinn:resource:app_ttd_soknad"
+            )
+            found = await events.get_subscription(created["id"])
+            assert found["endPoint"] == "https://receiver.example/lookup" and "secret" not in found
+            await events.unsubscribe(created["id"])
+            with pytest.raises(NotFoundError):
+                await events.get_subscription(created["id"])
+
+    asyncio.run(run())
