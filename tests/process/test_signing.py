@@ -4,6 +4,7 @@ signed), the signing validators of the process/next gate and the `GET .../signin
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pypdf
 import pytest
 
 from tests.conftest import LiveServer, make_settings
@@ -34,6 +36,7 @@ SIGNING_BPMN = """<?xml version="1.0" encoding="utf-8"?>
         <altinn:signatureConfig>
           <altinn:dataTypesToSign><altinn:dataType>attachment</altinn:dataType></altinn:dataTypesToSign>
           <altinn:signatureDataType>signature</altinn:signatureDataType>
+          <altinn:signingPdfDataType>signing-pdf</altinn:signingPdfDataType>
           <altinn:runDefaultValidator>true</altinn:runDefaultValidator>
         </altinn:signatureConfig>
       </altinn:taskExtension></bpmn:extensionElements>
@@ -57,6 +60,7 @@ def write_signing_app(root: Path) -> Path:
         "dataTypes": [
             {"id": "ref-data-as-pdf", "allowedContentTypes": ["application/pdf"], "maxCount": 0},
             {"id": "attachment", "taskId": "Task_1", "maxCount": 2, "minCount": 1},
+            {"id": "signing-pdf", "allowedContentTypes": ["application/pdf"], "maxCount": 1},
             {
                 "id": "signature",
                 "taskId": "Task_2",
@@ -117,6 +121,17 @@ def test_sign_via_next_stores_a_locked_sign_document_and_ends(api: f.Api) -> Non
     assert document["dataElementSignatures"] == [
         {"dataElementId": attachment_id, "sha256Hash": hashlib.sha256(f.PDF).hexdigest(), "signed": True}
     ]
+    # The signing task's end made its signing PDF in signingPdfDataType.
+    [signing_pdf] = api.elements("signing-pdf")
+    assert signing_pdf["locked"] is True
+    assert signing_pdf["references"] == [
+        {"value": "Task_2", "relation": "GeneratedFrom", "valueType": "Task"}
+    ]
+    content = api.get_data(signing_pdf["id"]).content
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
+    assert "Oppgave Task_2" in text
+    assert "signature.json" in text  # the SignDocument is listed with its hash
+    assert hashlib.sha256(f.PDF).hexdigest()[:16] in text
 
 
 def test_sign_action_twice_replaces_the_signature_of_the_same_signee(api: f.Api) -> None:

@@ -121,24 +121,41 @@ async def render_task_pdf(
 async def generate_task_pdfs(
     ctx: AppContext, instance: Instance, accessor: FormDataAccessor, task: Task
 ) -> list[DataRecord]:
-    """The task-end PDF as a new (locked) element, or nothing when the task has no PDF."""
-    if not wants_pdf(ctx, task, accessor):
+    """The task-end PDFs as new (locked) elements: the receipt of a data task (`ref-data-as-pdf`),
+    and for a signing task with `signingPdfDataType` its signing PDF (the task's pages and the
+    signatures it collected) in that data type."""
+    data_types = []
+    if wants_pdf(ctx, task, accessor):
+        data_types.append(PDF_DATA_TYPE)
+    config = task.signature_config if task.task_type == "signing" else None
+    if config is not None and config.signing_pdf_data_type:
+        data_types.append(config.signing_pdf_data_type)
+    if not data_types:
         return []
     content = await render_task_pdf(ctx, instance, accessor, task)
     language = ctx.language or "nb"
     texts = text_lookup(texts_for(ctx.definition, language), texts_for(ctx.definition, "nb"))
-    element = new_element(
-        instance,
-        PDF_DATA_TYPE,
-        content_type="application/pdf",
-        filename=receipt_filename(texts, app_title=ctx.definition.title(language)),
-        performed_by=ctx.performed_by,
-        now=ctx.now(),
-        by_app_owner=ctx.is_app_owner,
-        generated_from_task=task.id,
-    )
-    element.locked = True
-    return [await store_bytes(ctx.services.blobs, instance, element, content)]
+    records = []
+    try:
+        for data_type in data_types:
+            element = new_element(
+                instance,
+                data_type,
+                content_type="application/pdf",
+                filename=receipt_filename(texts, app_title=ctx.definition.title(language)),
+                performed_by=ctx.performed_by,
+                now=ctx.now(),
+                by_app_owner=ctx.is_app_owner,
+                generated_from_task=task.id,
+            )
+            element.locked = True
+            records.append(await store_bytes(ctx.services.blobs, instance, element, content))
+    except BaseException:
+        for record in records:
+            if record.blob_key:
+                await ctx.services.blobs.delete(record.blob_key)
+        raise
+    return records
 
 
 def _is_attachment(definition: Any, data_type_id: str) -> bool:
