@@ -57,7 +57,9 @@ def elements_to_sign(record: InstanceRecord, config: SignatureConfig) -> list[st
     """Element ids of `dataTypesToSign`, in configuration order, then by creation."""
     ids: list[str] = []
     for data_type in config.data_types_to_sign:
-        found = [d.element for d in record.elements() if d.element.data_type == data_type]
+        found = [
+            d.element for d in record.elements(include_hard_deleted=False) if d.element.data_type == data_type
+        ]
         found.sort(key=lambda e: (e.created.timestamp() if e.created else 0.0, e.id))
         ids.extend(e.id for e in found)
     return ids
@@ -132,7 +134,11 @@ async def sign_documents(
 ) -> list[dict[str, Any]]:
     """The SignDocuments of the task (JSON), oldest first; unreadable ones are skipped."""
     documents = []
-    stored = [d for d in record.elements() if d.element.data_type == config.signature_data_type]
+    stored = [
+        d
+        for d in record.elements(include_hard_deleted=False)
+        if d.element.data_type == config.signature_data_type
+    ]
     stored.sort(key=lambda d: (d.element.created.timestamp() if d.element.created else 0.0, d.element.id))
     for data in stored:
         if data.blob_key is None:
