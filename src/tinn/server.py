@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if own:
                 await svc.close()
 
-    app = FastAPI(
+    app = TinnApp(
         title="Tinn",
         version=__version__,
         summary="Altinn 3 App, Storage, Events, Register and Authentication APIs",
@@ -56,15 +57,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app_api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app_api.state = app.state
     _add_exception_handlers(app_api)
-    tables = _RouteTables(app, app_api)
+    for route in app.routes:  # the app's own (OpenAPI, docs)
+        app.note_path(str(getattr(route, "path", "")))
 
     from tinn.routes import include_routers
 
-    include_routers(tables)
-    for route in app.routes:  # the app's own (OpenAPI, docs)
-        tables.note(str(getattr(route, "path", "")))
+    include_routers(_RouteTables(app, app_api))
     # Innermost first: the shortcut runs inside the headers middleware, so both tables get it.
-    app.add_middleware(AppApiShortcut, app_api=app_api, platform_segments=frozenset(tables.literal_segments))
+    app.add_middleware(AppApiShortcut, app_api=app_api, platform_segments=app.literal_segments)
     app.add_middleware(AltinnHeadersMiddleware)
     return app
 
@@ -75,31 +75,53 @@ def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
 
 
-class _RouteTables:
-    """Stands in for the app in `include_routers`: every router goes into the full table; routers
-    with a route under `/{org}/...` also go into the App API's own table.
+def _first_segment(path: str) -> str:
+    return path.lstrip("/").split("/", 1)[0]
+
+
+class TinnApp(FastAPI):
+    """FastAPI that keeps the first path segments of its literal routes, for `AppApiShortcut`.
 
     Starlette matches routes one by one, so an App API request would first be tried against every
     platform route. Every platform route starts with a literal segment, so a request whose first
-    segment is none of those can only match an App API route (see `AppApiShortcut`).
+    segment is none of those can only match an App API route. The set follows every route added,
+    including ones added after start-up.
     """
 
-    def __init__(self, full: FastAPI, app_api: FastAPI) -> None:
-        self.full = full
-        self.app_api = app_api
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.literal_segments: set[str] = set()
 
-    def note(self, path: str) -> bool:
-        first = path.lstrip("/").split("/", 1)[0]
+    def note_path(self, path: str) -> bool:
+        """Record a route's path; True when it starts with a parameter (`/{org}/...`)."""
+        first = _first_segment(path)
         if first.startswith("{"):
             return True
         self.literal_segments.add(first)
         return False
 
+    def include_router(self, router: APIRouter, *args: Any, **kwargs: Any) -> None:
+        super().include_router(router, *args, **kwargs)
+        prefix = str(kwargs.get("prefix", ""))
+        for route in router.routes:
+            self.note_path(prefix + str(getattr(route, "path", "")))
+
+    def add_api_route(self, path: str, *args: Any, **kwargs: Any) -> None:
+        super().add_api_route(path, *args, **kwargs)
+        self.note_path(path)
+
+
+class _RouteTables:
+    """Stands in for the app in `include_routers`: every router goes into the full table; routers
+    with a route under `/{org}/...` also go into the App API's own table (see `TinnApp`)."""
+
+    def __init__(self, full: TinnApp, app_api: FastAPI) -> None:
+        self.full = full
+        self.app_api = app_api
+
     def include_router(self, router: APIRouter) -> None:
         self.full.include_router(router)
-        parameterised = [self.note(str(getattr(route, "path", ""))) for route in router.routes]
-        if any(parameterised):
+        if any(str(getattr(route, "path", "")).startswith("/{") for route in router.routes):
             self.app_api.include_router(router)
 
 

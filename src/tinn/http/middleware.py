@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Set
 from typing import Any
 
 import orjson
@@ -83,7 +84,7 @@ class AppApiShortcut:
     """Sends a request whose first path segment starts no platform route to the App API's own
     route table (see `tinn.server`); everything else goes down the full table."""
 
-    def __init__(self, app: ASGIApp, app_api: ASGIApp, platform_segments: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, app_api: ASGIApp, platform_segments: Set[str]) -> None:
         self.app = app
         self.app_api = app_api
         self.platform_segments = platform_segments
