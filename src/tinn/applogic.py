@@ -18,6 +18,8 @@ hook                              Altinn interface, when it runs
 ``task_abandon``
 ``process_end``                   IProcessEnd
 ``user_action``                   IUserAction: a server action (``POST .../actions``)
+``service_task``                  IServiceTask: a service task type of the app's own, run when
+                                  the process enters a ``bpmn:serviceTask`` of that type
 ================================  =================================================================
 
 See docs/apps.md for a worked example.
@@ -97,6 +99,9 @@ class FormDataReader(Protocol):
 ValidatorFn = Callable[[HookContext, FormDataReader], Awaitable[Sequence[Issue]]]
 GatewayDecider = Callable[[HookContext, Sequence[str], str | None, FormDataReader], Awaitable[Sequence[str]]]
 UserAction = Callable[[HookContext, FormDataReader, Mapping[str, str]], Awaitable[ActionResult]]
+# Returns the action the process moves on with: None for an ordinary move, or e.g. "reject" for
+# Altinn's ServiceTaskResult.FailedContinueProcessNext(). Raising fails the task (500, it stays).
+ServiceTask = Callable[[HookContext, str, FormDataReader], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class AppLogic:
         self.task_abandon: list[TaskHook] = []
         self.process_end: list[ProcessEndHook] = []
         self.user_actions: dict[str, UserAction] = {}
+        self.service_tasks: dict[str, ServiceTask] = {}
 
     # Registration helpers, usable as decorators -------------------------------------------
 
@@ -182,6 +188,15 @@ class AppLogic:
     def user_action(self, action_id: str) -> Callable[[UserAction], UserAction]:
         def register(fn: UserAction) -> UserAction:
             self.user_actions[action_id] = fn
+            return fn
+
+        return register
+
+    def service_task(self, task_type: str) -> Callable[[ServiceTask], ServiceTask]:
+        """A service task type of the app's own (the built-in types cannot be replaced)."""
+
+        def register(fn: ServiceTask) -> ServiceTask:
+            self.service_tasks[task_type] = fn
             return fn
 
         return register

@@ -128,7 +128,7 @@ class ProcessEngine:
     def authorize_next(self, instance: Instance, task: Task, action: str | None) -> bool:
         if action is not None:
             return self.ctx.authorize(action, instance)
-        return any(self.ctx.authorize(a, instance) for a in bpmn.authorising_actions(task.task_type))
+        return any(self.ctx.authorize(a, instance) for a in _next_actions(task.task_type))
 
     async def next(
         self,
@@ -485,6 +485,14 @@ class ProcessEngine:
 
             filters[gateway_id] = run
         return filters
+
+
+def _next_actions(task_type: str | None) -> tuple[str, ...]:
+    """Actions of which any one lets `process/next` without an action move the task on. Altinn's
+    app engine accepts `write` for a custom task type besides the type's own name (Storage does not)."""
+    actions = bpmn.authorising_actions(task_type)
+    custom = task_type is not None and task_type not in bpmn.USER_TASK_TYPES | bpmn.SERVICE_TASK_TYPES
+    return (*actions, "write") if custom else actions
 
 
 def _service_task_failed(task: Task, reason: str) -> Problem:

@@ -7,14 +7,17 @@
   by default the task is passed (logged, and recorded as an instance event so the skip is
   visible), or, with `TINN_UNSUPPORTED_SERVICE_TASKS=fail`, it fails as an unreachable
   integration would.
+* any other type: the app's own, registered in its Python logic (`@logic.service_task(type)`);
+  without one the task fails.
 
 A service task returns the action the process moves on with (None: an ordinary move).
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -51,6 +54,17 @@ async def run_service_task(engine: ProcessEngine, record: InstanceRecord, task: 
             raise _service_task_failed(task, f"Tinn has no {task_type} integration")
         await _record_skip(engine, record, task)
         return None
+    custom = engine.ctx.logic.service_tasks.get(task_type or "")
+    if custom is not None:
+        accessor = FormDataAccessor(engine.ctx.services.blobs, engine.definition, record)
+
+        async def read(data_type: str) -> list[tuple[str, dict[str, Any]]]:
+            return [
+                (element_id, copy.deepcopy(data))
+                for element_id, data in await accessor.all_of_type(data_type)
+            ]
+
+        return await custom(engine.ctx.hook_context(record.instance), task.id, read)
     raise _service_task_failed(task, f"no implementation of the service task type {task_type!r}")
 
 
