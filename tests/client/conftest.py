@@ -1,16 +1,19 @@
-"""A Tinn for the SDK and CLI tests: immediate event feeds, fast webhook retries."""
+"""A Tinn of their own for the SDK and CLI tests, on a database of their own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.conftest import SHARED_APPS, LiveServer, make_settings
+from tests.conftest import SHARED_APPS, LiveServer, _postgres_admin_url, make_settings
 from tinn.client import StorageClient, TestIdentityToken
 
 ORG = "ttd"
@@ -35,10 +38,42 @@ def unique_amount() -> int:
     return random.randint(10_000, 99_999)
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="session")
+def client_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database for these tests alone, on the run's database server.
+
+    `tinn receive` takes *every* pending instance of ttd/soknad; instances other tests' servers
+    ended (their blobs in other folders) must not be among them.
+    """
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('client-db') / 'tinn.db'}"
+        return
+    import asyncpg
+
+    parsed = make_url(admin_url)
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"tinn_client_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(dsn, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def server(client_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server (one blob folder) for all client tests: immediate feeds, fast webhook retries."""
     settings = make_settings(
-        database_url,
+        client_database_url,
         tmp_path_factory.mktemp("client"),
         apps=[patched_apps(tmp_path_factory.mktemp("apps")), SHARED_APPS],
         events_visibility_lag_seconds=0,
