@@ -119,6 +119,7 @@ async def receive(url: str, out: Path, concurrency: int) -> tuple[float, int]:
         started = time.perf_counter()
         received = await receiver.sweep()
         elapsed = time.perf_counter() - started
+        receiver.release()
         if receiver.failures:
             raise RuntimeError(f"receive failed: {receiver.failures[:3]}")
         return len(received) / elapsed, len(received)

@@ -337,3 +337,24 @@ def test_webhook_subscription_keeps_its_secret_across_restarts(server: LiveServe
     with EventsClient(server.url, org_tokens(server)) as events:
         ids = [s["id"] for s in events.subscriptions() if s["endPoint"] == endpoint]
     assert ids == [replaced[0]]
+
+
+def test_two_receivers_cannot_share_a_folder(server: LiveServer, tmp_path: Path) -> None:
+    from tinn.client.receiver import Receiver
+
+    out = tmp_path / "inbox"
+    storage = AsyncStorageClient(server.url, org_tokens(server))
+    holder = Receiver(storage, ORG, APP, out)
+    holder.prepare()
+    staged = out / ".partial" / "in-progress"
+    staged.mkdir()
+    result = runner.invoke(
+        tinn_cli, ["receive", "ttd/soknad", "--once", "--out", str(out), "--url", server.url]
+    )
+    assert result.exit_code == 2 and "another receiver" in result.stderr
+    assert staged.exists()  # the other receiver's staging area was left alone
+    holder.release()
+    asyncio.run(storage.aclose())
+    code, _, output = invoke("receive", "ttd/soknad", "--once", "--out", str(out), "--url", server.url)
+    assert code == 0, output
+    assert not staged.exists()  # a receiver that owns the folder clears what a crash left

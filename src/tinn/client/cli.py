@@ -29,7 +29,15 @@ from tinn.client.app import AppClient, Attachment
 from tinn.client.errors import AltinnError, AltinnHTTPError, ConflictError
 from tinn.client.events import AsyncEventsClient
 from tinn.client.models import RECEIPT_DATA_TYPE, Instance, ValidationIssue
-from tinn.client.receiver import Received, Receiver, WebhookInbox, drain_webhooks, subscribe, webhook_app
+from tinn.client.receiver import (
+    Received,
+    Receiver,
+    ReceiverBusy,
+    WebhookInbox,
+    drain_webhooks,
+    subscribe,
+    webhook_app,
+)
 from tinn.client.storage import AsyncStorageClient
 from tinn.client.tokens import (
     SERVICE_OWNER_SCOPES,
@@ -383,7 +391,10 @@ async def run_receive(
         if options.max_instances is not None and len(receiver.received) >= options.max_instances:
             done.set()
 
-    async with AsyncStorageClient(options.url, options.tokens) as storage:
+    async with (
+        AsyncStorageClient(options.url, options.tokens) as storage,
+        contextlib.AsyncExitStack() as stack,
+    ):
         receiver = Receiver(
             storage,
             options.org,
@@ -393,6 +404,7 @@ async def run_receive(
             on_received=received,
         )
         await asyncio.to_thread(receiver.prepare)
+        stack.callback(receiver.release)
         server: uvicorn.Server | None = None
         tasks: list[asyncio.Task[Any]] = []
         try:
@@ -528,6 +540,9 @@ def receive(
         receiver = asyncio.run(run_receive(options, show))
     except AltinnError as exc:
         _fail(exc, as_json)
+    except ReceiverBusy as exc:
+        err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("stopped; whatever was not confirmed is received on the next run")
         raise typer.Exit(130) from None

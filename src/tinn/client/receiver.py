@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -26,7 +27,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import orjson
@@ -46,6 +47,10 @@ INSTANCE_FILE = "instance.json"
 PARTIAL = ".partial"
 STATE = ".tinn-receive"
 CHUNK = 1024 * 1024
+
+
+class ReceiverBusy(Exception):
+    """Another receiver holds the output folder."""
 
 
 class DownloadError(Exception):
@@ -194,12 +199,31 @@ class Receiver:
         self.failures: list[tuple[str, str]] = []
         self._in_flight: set[str] = set()
         self._limit = asyncio.Semaphore(concurrency)
+        self._lock: TextIO | None = None
 
     def prepare(self) -> None:
-        """Create the folders and remove what an interrupted run left half-written."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        """Take the folder (one receiver at a time) and remove what an interrupted run left half-written.
+
+        Raises :class:`ReceiverBusy` when another receiver holds it: two receivers on one folder
+        would clear each other's staging area.
+        """
+        state = self.out / STATE
+        state.mkdir(parents=True, exist_ok=True)
+        lock = (state / "lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ReceiverBusy(f"another receiver is using {self.out}") from None
+        self._lock = lock
         shutil.rmtree(self.partial, ignore_errors=True)
         self.partial.mkdir()
+
+    def release(self) -> None:
+        """Let another receiver take the folder."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def folder_for(self, instance_id: str) -> Path:
         return self.out / instance_id.split("/")[1]
