@@ -10,8 +10,10 @@ starts ``tinn serve`` and loads, one request type at a time with ``--concurrency
 
 then runs complete flows (instantiate -> PUT data -> ``process/next`` to the end, which renders
 the receipt PDF) with ``--concurrency`` clients. It prints requests/s, p50/p99 per request type, the
-ratio of each to the no-op (targets: GET instance >= 0.4, instantiate >= 0.15), completed flows/s
-and p50/p99 per step. The request types use ``wrk`` (Lua script for bodies and rotating paths) when
+ratio of each to the no-op (targets: GET instance >= 0.4, instantiate >= 0.15), the server's CPU
+time per request (all its processes, from ``/proc``: robust against load from others on the
+machine), completed flows/s and p50/p99 per step. ``--rounds`` alternating rounds of every request
+type; the median round is reported. The request types use ``wrk`` (Lua script for bodies and rotating paths) when
 installed, else httpx; the flows always use httpx, and their no-op ratio is against httpx's no-op.
 The client shares the machine's cores with the server: on a 2-core machine the load generator
 takes about one of them, so 2 server processes cannot double the rate.
@@ -29,7 +31,7 @@ the bundled app answers 500 (a receipt of a form with an ``xsd:decimal`` field f
 when this was written), the flows run on that copy with ``belop`` declared integer, and the
 summary says so.
 
-    .venv/bin/python benchmarks/end_user_flow.py [--quick] [--duration 5] [--concurrency 16]
+    .venv/bin/python benchmarks/end_user_flow.py [--quick] [--duration 3] [--rounds 3] [--concurrency 16]
         [--databases sqlite,postgres] [--workers 1,2] [--big-mib 1024] [--skip-big]
         [--postgres postgresql://postgres@127.0.0.1:5432]
 """
@@ -62,6 +64,7 @@ from _common import (
     LoadResult,
     RequestSpec,
     free_port,
+    median_result,
     percentile,
     print_results,
     run_load,
@@ -383,12 +386,15 @@ def run_config(
             for spec in specs:
                 load(*spec, duration=1.0)
         pid = server.process.pid
-        loads = []
-        cpu_ms: dict[str, float] = {}
-        for spec in specs:
-            before = tree_cpu_seconds(pid)
-            loads.append(load(*spec))
-            cpu_ms[spec[0]] = (tree_cpu_seconds(pid) - before) * 1000 / max(1, loads[-1].requests)
+        rounds: dict[str, list[LoadResult]] = {spec[0]: [] for spec in specs}
+        cpu: dict[str, float] = dict.fromkeys(rounds, 0.0)
+        for _ in range(args.rounds):  # alternating, so that load from others hits every type alike
+            for spec in specs:
+                before = tree_cpu_seconds(pid)
+                rounds[spec[0]].append(load(*spec))
+                cpu[spec[0]] += tree_cpu_seconds(pid) - before
+        loads = [median_result(results) for results in rounds.values()]
+        cpu_ms = {name: cpu[name] * 1000 / max(1, sum(r.requests for r in rounds[name])) for name in rounds}
         noop_httpx = run_load(
             server.url,
             RequestSpec("GET", "/health/live"),
@@ -630,7 +636,8 @@ def _verdict(ok: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="SQLite, 1 process, 2 s rounds, 64 MiB file")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per request type")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per request type and round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
     parser.add_argument(
         "--flow-duration", type=float, default=None, help="seconds of flows (default: duration)"
     )
@@ -646,9 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.databases, args.workers, args.big_mib = 2.0, "sqlite", "1", 64
+        args.duration, args.databases, args.workers, args.big_mib, args.rounds = 2.0, "sqlite", "1", 64, 1
         args.receipt_seconds, args.warmup = 1.0, False
-    args.flow_duration = args.flow_duration or args.duration
+    args.flow_duration = args.flow_duration or 2 * args.duration
     xml = soknad_xml()
     body = multipart_body(xml, pdf_bytes())
     print(f"payloads: model {len(xml)} B XML, attachment {len(pdf_bytes())} B PDF, multipart {len(body)} B")
