@@ -485,3 +485,32 @@ def test_service_tasks_complete_process_runs_a_failed_service_task_again(
     assert_ended(service_tasks, response.json())
     pdfs = service_tasks.elements("ref-data-as-pdf")
     assert sorted(ref["value"] for pdf in pdfs for ref in pdf["references"]) == ["Task_1", "Task_2"]
+
+
+def test_service_task_run_again_replaces_its_pdf(
+    service_tasks: AppApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinn.process import engine as module
+
+    real = module.next_element
+
+    async def stuck_after_task_2(definition: Any, current_id: str, action: str | None, **kwargs: Any) -> Any:
+        if current_id == "Task_2":
+            raise module.NavigationError("the gateway cannot be evaluated")
+        return await real(definition, current_id, action, **kwargs)
+
+    def task_2_pdfs() -> int:
+        pdfs = service_tasks.elements("ref-data-as-pdf")
+        return sum(1 for pdf in pdfs for ref in pdf["references"] if ref["value"] == "Task_2")
+
+    monkeypatch.setattr(module, "next_element", stuck_after_task_2)
+    # The PDF service task ran, but the move after it failed: the process stays in Task_2.
+    assert service_tasks.next().status_code == 500
+    assert service_tasks.task() == "Task_2"
+    assert task_2_pdfs() == 1
+    # Running it again replaces its PDF instead of adding a second one.
+    assert service_tasks.next().status_code == 500
+    assert task_2_pdfs() == 1
+    monkeypatch.undo()
+    assert_ended(service_tasks, service_tasks.moved())
+    assert task_2_pdfs() == 1

@@ -29,7 +29,7 @@ from tinn.process import state as process_state
 from tinn.process.bpmn import ExclusiveGateway, ProcessDefinition, SequenceFlow, Task
 from tinn.process.expressions import ExpressionError, SimpleContext, evaluate_boolean
 from tinn.process.navigation import GatewayFilter, NavigationError, next_element
-from tinn.process.tasks import lock_task_data, prepare_task_start, unlock_task_data
+from tinn.process.tasks import generated_from, lock_task_data, prepare_task_start, unlock_task_data
 
 log = structlog.get_logger("tinn.process")
 
@@ -278,7 +278,7 @@ class ProcessEngine:
                     await self._finish_task(record, instance, accessor, move.left_task, plan, hook_ctx)
                     plan.new_records += await generate_task_pdfs(ctx, instance, accessor, move.left_task)
             if move.entered_task is not None:
-                existing = [r for r in record.elements() if not _generated_from(r, move.entered_task.id)]
+                existing = [r for r in record.elements() if not generated_from(r, move.entered_task.id)]
                 plan.new_records += await prepare_task_start(ctx, instance, move.entered_task, existing)
         except BaseException:
             for key in plan.written_blob_keys():
@@ -342,7 +342,7 @@ class ProcessEngine:
                     lock_task_data(tx, ctx, move.left_task.id)
                 if move.entered_task is not None:
                     for data in list(tx.record.elements()):
-                        if _generated_from(data, move.entered_task.id):
+                        if generated_from(data, move.entered_task.id):
                             if data.blob_key:
                                 replaced_keys.append(data.blob_key)
                             tx.remove_data(data)
@@ -499,13 +499,6 @@ def _service_task_failed(task: Task, reason: str) -> Problem:
     """Altinn's answer when a service task fails: 500, and the process stays in the task, where
     `next` runs it again and `reject` (if the caller may) leaves it."""
     return Problem(500, SERVICE_TASK_FAILED, f"Service task {task.id} ({task.task_type}) failed: {reason}")
-
-
-def _generated_from(data: DataRecord, task_id: str) -> bool:
-    return any(
-        ref.relation == "GeneratedFrom" and ref.value_type == "Task" and ref.value == task_id
-        for ref in data.element.references or ()
-    )
 
 
 def _sent_to_sign(instance: Instance, ctx: AppContext, now: Any) -> InstanceEvent:

@@ -30,6 +30,7 @@ from tinn.process import bpmn
 from tinn.process.bpmn import Task
 from tinn.process.pdf import receipt_filename, text_lookup
 from tinn.process.receipts import PDF_DATA_TYPE, render_task_pdf, texts_for
+from tinn.process.tasks import generated_from
 
 if TYPE_CHECKING:
     from tinn.process.engine import ProcessEngine
@@ -106,6 +107,11 @@ async def _pdf_task(engine: ProcessEngine, record: InstanceRecord, task: Task) -
     try:
         async with change_instance(ctx.services.db, record.guid, expected_version=record.version) as tx:
             tx.on_rollback(lambda: _delete(engine, [r.blob_key for r in records if r.blob_key]))
+            # A run again (the move after an earlier run failed) replaces that run's PDFs.
+            stale = [data for data in tx.record.elements() if generated_from(data, task.id)]
+            for data in stale:
+                tx.remove_data(data)
+            tx.after_commit(lambda: _delete(engine, [d.blob_key for d in stale if d.blob_key]))
             for new in records:
                 tx.add_data(new)
             tx.instance.last_changed = ctx.now()
