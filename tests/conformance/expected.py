@@ -97,17 +97,6 @@ EXPECTED: list[Expected] = [
         "contentHash; Altinn's Storage never fills contentHash (null, so not recorded).",
     ),
     Expected(
-        "auto-create-unread",
-        recordings=r"auth=(Old)?User_testCase=Simplified|auth=(Old)?User_testCase=MultipartNoPrefill_0|DataUpload",
-        where=rf"{_ELEMENT}\.IsRead|Response(\.Instance)?\.Status\.ReadStatus",
-        recorded="false|UpdatedSinceLastReview",
-        ours="true|Read",
-        reason="Altinn's app creates appLogic.autoCreate form data as the app owner, so the element "
-        "is unread (isRead=false) and the user's new instance goes from Read to "
-        "UpdatedSinceLastReview; Tinn's task start creates it as the caller (read, instance Read).",
-        fix_in="src/tinn/process/tasks.py (auto-create passes by_app_owner=ctx.is_app_owner)",
-    ),
-    Expected(
         "instantiation-parties-by-policy",
         recordings="Authentication_auth=(User|OldUser|SelfIdentifiedUser)",
         where=r"details\.partiesAllowedToInstantiate\[partyId=\d+\]",
@@ -118,16 +107,6 @@ EXPECTED: list[Expected] = [
         "only partyTypesAllowed and lets the instantiation fail with 403 later. ttd/basic's policy "
         "gives instantiate to the roles Sophie Salt has for three of her eight parties, and none to a "
         "self-identified user.",
-    ),
-    Expected(
-        "process-tasks-after-end",
-        recordings="_ProcessNext",
-        where=r"Response\.ProcessTasks",
-        recorded="<absent>",
-        ours=r"\[.*\]",
-        reason="Altinn's process/next answers an ended process without processTasks (null); Tinn "
-        "lists the process's tasks.",
-        fix_in="src/tinn/process/state.py (leave processTasks null when the process has ended)",
     ),
 ]
 

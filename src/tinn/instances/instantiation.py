@@ -31,7 +31,7 @@ from tinn.instances.models import Instance, InstanceEvent, InstanceOwner, Instan
 from tinn.instances.store import DataRecord, InstanceRecord, create_instance_tx
 from tinn.process import state as process_state
 from tinn.process.navigation import NavigationError, next_element
-from tinn.process.tasks import new_form_data, prepare_task_start
+from tinn.process.tasks import new_form_data, note_unread, prepare_task_start
 from tinn.register.models import Party
 from tinn.storage.blobs.base import BlobTooLarge
 
@@ -353,6 +353,7 @@ class Instantiation:
             tx.on_rollback(self.discard)
             for record in ordered:
                 tx.add_data(record)
+                note_unread(tx.instance, record)
             for event in events:
                 tx.add_event(event)
             for cloud_event in cloud_events:

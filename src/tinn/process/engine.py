@@ -29,7 +29,13 @@ from tinn.process import state as process_state
 from tinn.process.bpmn import ExclusiveGateway, ProcessDefinition, SequenceFlow, Task
 from tinn.process.expressions import ExpressionError, SimpleContext, evaluate_boolean
 from tinn.process.navigation import GatewayFilter, NavigationError, next_element
-from tinn.process.tasks import generated_from, lock_task_data, prepare_task_start, unlock_task_data
+from tinn.process.tasks import (
+    generated_from,
+    lock_task_data,
+    note_unread,
+    prepare_task_start,
+    unlock_task_data,
+)
 
 log = structlog.get_logger("tinn.process")
 
@@ -349,6 +355,7 @@ class ProcessEngine:
                     unlock_task_data(tx, ctx, move.entered_task.id)
                 for new in plan.new_records:
                     tx.add_data(new)
+                    note_unread(tx.instance, new)
                 events: list[InstanceEvent] = list(move.events)
                 if move.entered_task is not None and move.entered_task.task_type == "signing":
                     events.append(_sent_to_sign(tx.instance, ctx, now))

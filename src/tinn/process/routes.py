@@ -138,7 +138,11 @@ async def process_next(
         return await _run_action(ctx, current, name, on_behalf_of or None)
 
     record = await engine.next(record, action, validate=validate, run_action=run_action)
-    return JsonResponse(engine.app_state(record.instance), headers={"ETag": record.etag})
+    state = engine.app_state(record.instance)
+    if state["ended"] is not None:
+        # The recordings: a next that ends the process answers without processTasks.
+        state["processTasks"] = None
+    return JsonResponse(state, headers={"ETag": record.etag})
 
 
 @router.get("/next", summary="Obsolete: the start events when the process has not started", deprecated=True)

@@ -13,7 +13,7 @@ from typing import Any
 from tinn.data import formdata, forms, prefill
 from tinn.data.elements import new_element, store_bytes
 from tinn.instances.context import AppContext
-from tinn.instances.models import Instance
+from tinn.instances.models import Instance, ReadStatus
 from tinn.instances.store import DataRecord, InstanceTx
 from tinn.process.bpmn import Task
 
@@ -35,11 +35,13 @@ async def new_form_data(
     data: dict[str, Any] | None = None,
     external_prefill: Mapping[str, str] | None = None,
     write_processors: bool = False,
+    by_app: bool = False,
 ) -> DataRecord:
     """A form-data element of ``data_type_id`` (given data, or an empty prefilled model), stored.
 
     Order as Altinn: external prefill, register prefill, DataCreation hooks, then (for data a
-    client supplied) the data processors.
+    client supplied) the data processors. ``by_app``: created by the app itself (auto-create),
+    which Storage sees as the app owner, so the element is unread.
     """
     definition = ctx.definition
     data_type = definition.data_type(data_type_id)
@@ -65,7 +67,7 @@ async def new_form_data(
         filename=None,
         performed_by=ctx.performed_by,
         now=ctx.now(),
-        by_app_owner=ctx.is_app_owner,
+        by_app_owner=by_app or ctx.is_app_owner,
     )
     return await store_bytes(ctx.services.blobs, instance, element, content)
 
@@ -90,7 +92,9 @@ async def prepare_task_start(
             continue
         if ctx.definition.form_model(data_type.id) is None:
             continue
-        created.append(await new_form_data(ctx, instance, data_type.id, external_prefill=external_prefill))
+        created.append(
+            await new_form_data(ctx, instance, data_type.id, external_prefill=external_prefill, by_app=True)
+        )
     return created
 
 
@@ -119,3 +123,9 @@ def generated_from(data: DataRecord, task_id: str) -> bool:
         ref.relation == "GeneratedFrom" and ref.value_type == "Task" and ref.value == task_id
         for ref in data.element.references or ()
     )
+
+
+def note_unread(instance: Instance, record: DataRecord) -> None:
+    """Storage's read status: an unread element added to a read instance makes it updated."""
+    if not record.element.is_read and instance.status.read_status == ReadStatus.Read:
+        instance.status.read_status = ReadStatus.UpdatedSinceLastReview
