@@ -55,6 +55,14 @@ UrlOption = Annotated[
     str,
     typer.Option("--url", envvar="TINN_CLIENT_URL", help="Base URL of the apps (Tinn: its one URL)."),
 ]
+PlatformUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="TINN_CLIENT_URL",
+        help="Base URL of Storage, Events and Authentication (Tinn: its one URL; Altinn: platform.{env}).",
+    ),
+]
 TokenOption = Annotated[
     str | None,
     typer.Option("--token", envvar="ALTINN_TOKEN", help="An Altinn token to use as is (else a test token)."),
@@ -479,7 +487,7 @@ def receive(
         int | None, typer.Option("--max", help="Exit after receiving this many instances.", min=1)
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Downloads at once.", min=1)] = 4,
-    url: UrlOption = DEFAULT_URL,
+    url: PlatformUrlOption = DEFAULT_URL,
     token: TokenOption = None,
     org_no: Annotated[
         str, typer.Option("--org-no", help="Test token: the service owner's org number.")
