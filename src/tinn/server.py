@@ -10,6 +10,8 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp
 
 from tinn import __version__
 from tinn.http.errors import ApiError, handle_api_error, handle_http_exception, handle_validation_error
@@ -64,9 +66,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     include_routers(_RouteTables(app, app_api))
     # Innermost first: the shortcut runs inside the headers middleware, so both tables get it.
-    app.add_middleware(AppApiShortcut, app_api=app_api, platform_segments=app.literal_segments)
+    app.add_middleware(
+        AppApiShortcut, app_api=_without_error_page(app_api), platform_segments=app.literal_segments
+    )
     app.add_middleware(AltinnHeadersMiddleware)
     return app
+
+
+def _without_error_page(app: FastAPI) -> ASGIApp:
+    """The app's stack below Starlette's ServerErrorMiddleware, which would answer an unhandled
+    error with its own text page before `AltinnHeadersMiddleware` could answer in Altinn's shape."""
+    stack = app.build_middleware_stack()
+    if not isinstance(stack, ServerErrorMiddleware):
+        raise TypeError(f"unexpected middleware stack {type(stack).__name__}")
+    return stack.app
 
 
 def _add_exception_handlers(app: FastAPI) -> None:

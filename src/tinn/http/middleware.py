@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tinn.http.errors import PROBLEM_JSON, RFC9110_TYPES
@@ -50,6 +51,11 @@ class AltinnHeadersMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client went away mid-request: nobody to answer, nothing went wrong here.
+            log.info("client_disconnected", method=scope.get("method"), path=scope.get("path"))
+            if not status_holder["sent"]:
+                status_holder["status"] = 499
         except Exception:
             log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
             if status_holder["sent"]:
