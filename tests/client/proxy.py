@@ -41,16 +41,22 @@ class DroppingProxy:
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        self._server.close()
+        # Let handlers of just-accepted connections start, so that cancelling them closes their sockets.
+        self._loop.run_until_complete(asyncio.sleep(0))
         pending = asyncio.all_tasks(self._loop)
         for task in pending:
             task.cancel()
         self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        self._server.close()
         self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except BaseException:
+            writer.close()
+            raise
         drop = asyncio.Event()
 
         async def to_server() -> None:
