@@ -88,6 +88,32 @@ def test_bekreftelse_policy(subject: dict[str, list[str]], action: str, task: st
     assert _permit(_definition("bekreftelse"), action, subject, task) is allowed
 
 
+@pytest.mark.parametrize("app", ["soknad", "bekreftelse"])
+@pytest.mark.parametrize(
+    ("subject", "action", "allowed"),
+    [
+        (OWNER, "read", True),
+        (PRIV, "read", True),
+        (REGNA, "read", True),
+        (OTHER_ORG, "read", False),
+        (OWNER, "write", False),
+    ],
+)
+def test_app_events_may_be_read_by_owner_and_instance_owner(
+    app: str, subject: dict[str, list[str]], action: str, allowed: bool
+) -> None:
+    definition = _definition(app)
+    assert definition.policy is not None
+    resource = {
+        "urn:altinn:org": ["ttd"],
+        "urn:altinn:app": [app],
+        "urn:altinn:partyid": ["501337"],
+        "urn:altinn:appresource": ["events"],
+    }
+    request = XacmlRequest(subject=subject, action=action, resource=resource)
+    assert evaluate(definition.policy, request).permit is allowed
+
+
 def test_soknad_shape() -> None:
     soknad = _definition("soknad")
     assert soknad.process is not None
