@@ -96,7 +96,7 @@ def test_bekreftelse_policy(subject: dict[str, list[str]], action: str, task: st
         (PRIV, "read", True),
         (REGNA, "read", True),
         (OTHER_ORG, "read", False),
-        (OWNER, "write", False),
+        (REGNA, "write", False),
     ],
 )
 def test_app_events_may_be_read_by_owner_and_instance_owner(
