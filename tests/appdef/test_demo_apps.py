@@ -16,12 +16,14 @@ from tinn.xmlsafe import parse_xml
 REGISTRY = load_apps([BUNDLED_APPS_DIR])
 SOKNAD = REGISTRY.get("ttd", "soknad")
 BEKREFTELSE = REGISTRY.get("ttd", "bekreftelse")
-DEMOS = [SOKNAD, BEKREFTELSE]
+REISEREGNING = REGISTRY.get("ttd", "reiseregning")
+DEMOS = [SOKNAD, BEKREFTELSE, REISEREGNING]
 XS = "{http://www.w3.org/2001/XMLSchema}"
 
 
 def test_demo_apps_load_without_errors_or_warnings() -> None:
     assert REGISTRY.errors == ()
+    assert len(REGISTRY) == len(DEMOS)
     assert all(d is not None and d.warnings == () for d in DEMOS)
 
 
@@ -88,7 +90,7 @@ def test_bekreftelse_policy(subject: dict[str, list[str]], action: str, task: st
     assert _permit(_definition("bekreftelse"), action, subject, task) is allowed
 
 
-@pytest.mark.parametrize("app", ["soknad", "bekreftelse"])
+@pytest.mark.parametrize("app", ["soknad", "bekreftelse", "reiseregning"])
 @pytest.mark.parametrize(
     ("subject", "action", "allowed"),
     [
@@ -114,6 +116,26 @@ def test_app_events_may_be_read_by_owner_and_instance_owner(
     assert evaluate(definition.policy, request).permit is allowed
 
 
+@pytest.mark.parametrize(
+    ("subject", "action", "task", "allowed"),
+    [
+        (PRIV, "instantiate", "Task_1", True),
+        (PRIV, "write", "Task_1", True),
+        (PRIV, "eksempel", "Task_1", True),
+        (DAGL, "eksempel", "Task_1", True),
+        (PRIV, "eksempel", "Task_2", False),
+        (REGNA, "eksempel", "Task_1", False),
+        (PRIV, "confirm", "Task_2", True),
+        (PRIV, "confirm", "Task_1", False),
+        (OWNER, "eksempel", "Task_1", False),
+        (OWNER, "confirm", "Task_2", False),
+        (OWNER, "complete", "Task_2", True),
+    ],
+)
+def test_reiseregning_policy(subject: dict[str, list[str]], action: str, task: str, allowed: bool) -> None:
+    assert _permit(_definition("reiseregning"), action, subject, task) is allowed
+
+
 def test_soknad_shape() -> None:
     soknad = _definition("soknad")
     assert soknad.process is not None
@@ -136,6 +158,23 @@ def test_bekreftelse_shape() -> None:
     assert tasks == [("Task_1", "data", []), ("Task_2", "confirmation", ["confirm"])]
     assert app.layout_set_for_task("Task_2").id == "bekreftelse"  # type: ignore[union-attr]
     assert app.settings.enforce_data_type_task_id
+
+
+def test_reiseregning_shape() -> None:
+    app = _definition("reiseregning")
+    assert app.process is not None
+    tasks = [(t.id, t.task_type, [a.id for a in t.actions]) for t in app.process.tasks]
+    assert tasks == [("Task_1", "data", ["eksempel"]), ("Task_2", "confirmation", ["confirm"])]
+    assert app.layout_set_for_task("Task_2").id == "godkjenning"  # type: ignore[union-attr]
+    # Every hook the worked example of docs/apps.md registers.
+    logic = app.logic
+    assert len(logic.instantiation_validators) == len(logic.data_creation) == len(logic.data_processors) == 1
+    assert [v.source for v in logic.validators] == ["Reise.BelopValidator"]
+    assert list(logic.gateways) == ["Gateway_Godkjenning"]
+    assert list(logic.user_actions) == ["eksempel"]
+    # Organisations pass partyTypesAllowed so that the app logic is what refuses them.
+    assert app.metadata.party_types_allowed is not None
+    assert app.metadata.party_types_allowed.organisation and app.metadata.party_types_allowed.person
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -190,7 +229,11 @@ def _xsd_fields(xsd: str, root: str) -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize(
     ("name", "model", "root"),
-    [("soknad", "soknad", "Soknad"), ("bekreftelse", "flyttemelding", "Flyttemelding")],
+    [
+        ("soknad", "soknad", "Soknad"),
+        ("bekreftelse", "flyttemelding", "Flyttemelding"),
+        ("reiseregning", "reise", "Reise"),
+    ],
 )
 def test_xsd_and_json_schema_agree(name: str, model: str, root: str) -> None:
     files = _definition(name).model_files(model)

@@ -28,6 +28,7 @@ def test_every_folder_is_found() -> None:
     assert {p.parent.name + "/" + p.name for p in _app_folders(BUNDLED_APPS_DIR)} == {
         "ttd/soknad",
         "ttd/bekreftelse",
+        "ttd/reiseregning",
     }
 
 
@@ -50,7 +51,7 @@ def test_app_loads(folder: Path) -> None:
 def test_both_roots_load_without_errors() -> None:
     registry = load_apps([BUNDLED_APPS_DIR, SHARED_APPS])
     assert registry.errors == ()
-    assert len(registry) == 10
+    assert len(registry) == 11
     assert [d.id for d in registry] == sorted(d.id for d in registry)
     assert registry.get("ttd", "basic") is registry.by_id("ttd/basic")
     assert {d.app for d in registry.for_org("tdd")} == {
