@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 
 
@@ -49,6 +48,7 @@ class DroppingProxy:
             task.cancel()
         self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.run_until_complete(asyncio.sleep(0.05))  # the transports' close callbacks
         self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -81,10 +81,9 @@ class DroppingProxy:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Close both before awaiting anything: the proxy's shutdown may cancel this very await.
             for task in tasks:
                 task.cancel()
+            upstream_writer.close()
+            writer.close()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for stream in (upstream_writer, writer):
-                stream.close()
-                with contextlib.suppress(Exception):
-                    await stream.wait_closed()
