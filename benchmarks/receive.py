@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import shutil
@@ -39,7 +38,6 @@ from _common import tinn_server
 
 from tinn.client import AsyncAppClient, AsyncStorageClient, Attachment, Instance, TestIdentityToken
 from tinn.client.receiver import Receiver
-from tinn.settings import BUNDLED_APPS_DIR
 
 # Random bytes: the download is a deflated ZIP, and repetitive filler would shrink to nothing.
 ATTACHMENT = b"%PDF-1.4\n%" + os.urandom(100 * 1024) + b"\n%%EOF\n"
@@ -50,20 +48,6 @@ def model(index: int) -> bytes:
         f"<Soknad><navn>Benchmark {index}</navn><organisasjonsnummer>912345678</organisasjonsnummer>"
         f"<belop>{1000 + index}</belop></Soknad>"
     ).encode()
-
-
-def apps_folder(root: Path) -> Path:
-    """The bundled apps with ``belop`` a string: the receipt PDF of a ``Decimal`` value currently
-    fails on ``process/next`` (a server bug in src/tinn/process/pdf.py); drop this once fixed."""
-    shutil.copytree(BUNDLED_APPS_DIR, root, dirs_exist_ok=True)
-    models = root / "ttd" / "soknad" / "models"
-    xsd = models / "soknad.xsd"
-    text = xsd.read_text("utf-8").replace('base="xsd:decimal"', 'base="xsd:string"')
-    xsd.write_text(text.replace('<xsd:minInclusive value="0" />', ""), "utf-8")
-    schema = json.loads((models / "soknad.schema.json").read_text("utf-8"))
-    schema["properties"]["belop"] = {"type": "string"}
-    (models / "soknad.schema.json").write_text(json.dumps(schema), "utf-8")
-    return root
 
 
 async def submit(url: str, count: int, concurrency: int) -> list[Instance]:
@@ -136,8 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tinn-receive-bench-"))
     try:
-        env = {"TINN_APPS": str(apps_folder(work / "apps"))}
-        with tinn_server(env) as server:
+        with tinn_server() as server:
             raw_rates, receive_rates = [], []
             for round_number in range(1, args.rounds + 1):
                 batch = asyncio.run(submit(server.url, args.instances, 8))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import SHARED_APPS, LiveServer, _postgres_admin_url, make_settings
+from tests.conftest import LiveServer, _postgres_admin_url, make_settings
 from tinn.client import StorageClient, TestIdentityToken
 
 ORG = "ttd"
@@ -75,7 +74,6 @@ def server(client_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     settings = make_settings(
         client_database_url,
         tmp_path_factory.mktemp("client"),
-        apps=[patched_apps(tmp_path_factory.mktemp("apps")), SHARED_APPS],
         events_visibility_lag_seconds=0,
         events_retry_schedule=[0.2, 0.5, 1.0, 2.0],
         events_poll_interval_seconds=0.2,
@@ -110,29 +108,3 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     report = tmp_path / "report.pdf"
     report.write_bytes(PDF + b"%" + random.randbytes(100_000).hex().encode() + b"\n")
     return model, report
-
-
-def patched_apps(root: Path) -> Path:
-    """The bundled apps with ``belop`` a string instead of a decimal.
-
-    Works around a server bug (reported, in src/tinn/process/pdf.py which this suite does not
-    own): the receipt PDF of a model holding a ``Decimal`` fails with a 500 on ``process/next``.
-    Drop this once ``_scalar_text`` formats ``Decimal``.
-    """
-    import shutil
-
-    from tinn.settings import BUNDLED_APPS_DIR
-
-    shutil.copytree(BUNDLED_APPS_DIR, root, dirs_exist_ok=True)
-    xsd = root / "ttd" / "soknad" / "models" / "soknad.xsd"
-    xsd.write_text(
-        xsd.read_text("utf-8")
-        .replace('base="xsd:decimal"', 'base="xsd:string"')
-        .replace('<xsd:minInclusive value="0" />', ""),
-        "utf-8",
-    )
-    schema_path = root / "ttd" / "soknad" / "models" / "soknad.schema.json"
-    schema = json.loads(schema_path.read_text("utf-8"))
-    schema["properties"]["belop"] = {"type": "string"}
-    schema_path.write_text(json.dumps(schema, indent=2), "utf-8")
-    return root

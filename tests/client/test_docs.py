@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.client.conftest import PDF, patched_apps, soknad_xml
+from tests.client.conftest import PDF, soknad_xml
 from tests.conftest import REPO, LiveServer
 from tinn.cli import app as tinn_cli
 
@@ -62,19 +62,9 @@ def test_quickstart_commands_run(server: LiveServer, tmp_path: Path, monkeypatch
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    apps = patched_apps(tmp_path / "apps")
+    """The issue's bar: `tinn demo` works right after the README's first command (bundled apps)."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tinn",
-            "demo",
-            "--apps",
-            str(apps),
-            "--json",
-            "--keep",
-            str(tmp_path / "demo"),
-        ],
+        [sys.executable, "-m", "tinn", "demo", "--json", "--keep", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         timeout=240,
