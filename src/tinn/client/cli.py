@@ -459,8 +459,8 @@ async def run_receive(
                 task.cancel()
             if server is not None:
                 server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*tasks)
+            # Wait for all of them (the server's shutdown included), whichever ended how.
+            await asyncio.gather(*tasks, return_exceptions=True)
     return receiver
 
 
