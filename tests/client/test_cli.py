@@ -36,6 +36,12 @@ from tinn.events.signing import generate_secret, signature_headers
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that write to the current folder (the receipt by default) write to tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
 def invoke(*args: str) -> tuple[int, Any, str]:
     result = runner.invoke(tinn_cli, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
