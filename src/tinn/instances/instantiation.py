@@ -23,6 +23,7 @@ from tinn.data import formdata, forms
 from tinn.data.accessor import FormDataAccessor
 from tinn.data.elements import new_element, store_stream
 from tinn.data.formdata import FormDataError
+from tinn.data.service import update_instance_fields
 from tinn.data.upload import parse_content_disposition
 from tinn.events import app_events
 from tinn.http.errors import EmptyError, PlainError, Problem
@@ -307,6 +308,8 @@ class Instantiation:
                 ordered.append(item)
                 continue
             record = await new_form_data(ctx, instance, item[0], data=item[1], write_processors=True)
+            # The data as the hooks left it feeds presentationTexts/dataValues (app notes 5.6).
+            update_instance_fields(definition, instance, item[0], item[1])
             self.records.append(record)
             ordered.append(record)
 
