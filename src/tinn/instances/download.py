@@ -1,7 +1,8 @@
 """``GET /storage/api/v1/instances/{p}/{g}/download``: one instance as a streamed ZIP (a Tinn addition).
 
 The archive holds ``instance.json`` (the instance as Storage's GET returns it), every data
-element the caller may read under ``{dataType}/{filename or id}`` (the receipt PDF is the
+element the caller may read under ``{dataType}/{filename}`` (URL-decoded; form data, which has no
+filename, as ``{id}.xml`` or ``{id}.json``; the receipt PDF is the
 ``ref-data-as-pdf`` element, so it sits under ``ref-data-as-pdf/``) and, last, ``manifest.json``
 with each file's path, size and SHA-256 as it was written into the archive.
 
@@ -17,19 +18,21 @@ Authorization is that of reading the instance (PDP ``read``) plus each element's
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import stat
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from stream_zip import ZIP_AUTO, AsyncMemberFile, async_stream_zip
 
 from tinn.auth.principal import Principal
 from tinn.instances import service
-from tinn.instances.models import Instance, app_json, storage_json
+from tinn.instances.models import DataElement, Instance, app_json, storage_json
 from tinn.instances.service import StorageError
 from tinn.instances.store import DataRecord
 from tinn.services import Services
@@ -48,6 +51,16 @@ def safe_segment(text: str | None, fallback: str) -> str:
     cleaned = "".join("_" if ch in _UNSAFE or ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in text or "")
     cleaned = cleaned.strip().rstrip(".")
     return cleaned if cleaned.strip("._ ") else fallback
+
+
+_EXTENSIONS = {"application/xml": ".xml", "text/xml": ".xml", "application/json": ".json"}
+
+
+def _unnamed(element: DataElement) -> str:
+    """Form data has no filename: its id with the extension of its format."""
+    content_type = (element.content_type or "").split(";")[0].strip().lower()
+    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    return f"{element.id}{extension}"
 
 
 def unique_name(wanted: str, taken: set[str]) -> str:
@@ -174,7 +187,7 @@ async def prepare(services: Services, principal: Principal, guid: uuid.UUID) -> 
     for data in readable:
         element = data.element
         folder = safe_segment(element.data_type, "data")
-        name = safe_segment(element.filename, element.id)
+        name = safe_segment(unquote(element.filename) if element.filename else None, _unnamed(element))
         entries.append(
             _Entry(
                 unique_name(f"{folder}/{name}", taken),
