@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Coroutine
 from typing import Annotated, Any
 
 import orjson
@@ -15,7 +16,7 @@ from tinn.auth.dependencies import require_principal
 from tinn.auth.principal import Principal
 from tinn.http.errors import EmptyError, Problem, framework_problem
 from tinn.http.responses import JsonResponse
-from tinn.instances import idempotency
+from tinn.instances import idempotency, service
 from tinn.instances.context import AppContext
 from tinn.instances.instantiation import (
     Instantiation,
@@ -25,9 +26,9 @@ from tinn.instances.instantiation import (
     parse_template,
 )
 from tinn.instances.links import parse_guid
-from tinn.instances.models import InstanceResponse, ReadStatus, SimpleInstance, app_json
+from tinn.instances.models import InstanceResponse, ReadStatus, SimpleInstance, Substatus, app_json
 from tinn.instances.render import instance_body, readable_instance
-from tinn.instances.store import InstanceRecord, change_instance, read_instance
+from tinn.instances.store import InstanceRecord, VersionConflict, change_instance, read_instance
 from tinn.services import get_services
 from tinn.storage import tables
 
@@ -84,9 +85,9 @@ async def _create(
     """Shared by both create endpoints: idempotency around the actual work in ``build``."""
     key = request.headers.get(idempotency.HEADER)
     scope = _idempotency_scope(ctx, route)
-    hasher = idempotency.RequestHasher(
-        request.method, str(request.url.path), request.headers.get("content-type")
-    )
+    # The query is part of the request: the owner may be given there (instanceOwnerPartyId).
+    target = f"{request.url.path}?{request.url.query}"
+    hasher = idempotency.RequestHasher(request.method, target, request.headers.get("content-type"))
     body_stream: AsyncIterator[bytes] = request.stream()
     if key is not None:
         idempotency.validate_key(key)
@@ -328,13 +329,16 @@ async def load_for_app(ctx: AppContext, party_id: int, instance_guid: str) -> In
     return record
 
 
-@router.get(
-    "/instances/{instanceOwnerPartyId}/{instanceGuid}",
-    responses={200: {"model": InstanceResponse}},
-    summary="Get an instance",
-)
-async def get_instance(request: Request, ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: str) -> Response:
-    record = await load_for_app(ctx, instanceOwnerPartyId, instanceGuid)
+# `:int`/`:guid` route constraints: a malformed party or GUID matches no route (empty 404), and
+# `/instances/{partyId}/active` is not taken for an instance GUID.
+_INSTANCE = "/instances/{instanceOwnerPartyId:int}/{instanceGuid:uuid}"
+
+
+@router.get(_INSTANCE, responses={200: {"model": InstanceResponse}}, summary="Get an instance")
+async def get_instance(
+    request: Request, ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: uuid.UUID
+) -> Response:
+    record = await load_for_app(ctx, instanceOwnerPartyId, str(instanceGuid))
     if not ctx.authorize("read", record.instance):
         raise EmptyError(403)
     if request.headers.get("if-none-match") == record.etag:
@@ -353,7 +357,7 @@ async def _mark_read(ctx: AppContext, record: InstanceRecord) -> InstanceRecord:
 
 
 @router.get(
-    "/instances/{instanceOwnerPartyId}/active",
+    "/instances/{instanceOwnerPartyId:int}/active",
     responses={200: {"model": list[SimpleInstance]}},
     summary="Active instances of a party for this app",
 )
@@ -402,3 +406,133 @@ def _display_name(ctx: AppContext, changed_by: str | None) -> str:
         party = register.party(user.party_id) if user and user.party_id else None
         return party.name or "" if party else ""
     return ""
+
+
+# -- writing (app notes 1.1; If-Match is a Tinn addition) ------------------------------------------------
+
+
+def _expected_version(request: Request, record: InstanceRecord) -> int | None:
+    """The version ``If-Match`` pins the write to (None: no precondition); 412 when it names another."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
+    if "*" in tags:
+        return None
+    if record.etag in tags:
+        return record.version
+    raise _precondition_failed()
+
+
+def _precondition_failed() -> Problem:
+    return Problem(412, "Precondition Failed", "The instance has changed since the given ETag.")
+
+
+async def _storage_write(work: Coroutine[Any, Any, InstanceRecord]) -> InstanceRecord:
+    """Storage's refusals in the App API's shapes: empty 403, framework 404, JSON string otherwise."""
+    try:
+        return await work
+    except VersionConflict:
+        raise _precondition_failed() from None
+    except service.StorageError as exc:
+        if exc.status in (401, 403):
+            raise EmptyError(exc.status) from None
+        if exc.message is None or exc.status == 404:
+            raise framework_problem(exc.status) from None
+        raise json_error(exc.message, exc.status) from None
+
+
+def _instance_response(ctx: AppContext, record: InstanceRecord) -> JsonResponse:
+    """The plain `Instance` (no `instanceOwner.party`) these endpoints return."""
+    body = instance_body(ctx, service.instance_view(ctx.principal, record), with_party=False)
+    return JsonResponse(body, headers={"ETag": record.etag})
+
+
+@router.delete(_INSTANCE, summary="Soft delete an instance (hard=true: hard delete)")
+async def delete_instance(
+    request: Request,
+    ctx: Ctx,
+    instanceOwnerPartyId: int,
+    instanceGuid: uuid.UUID,
+    hard: Annotated[bool, Query()] = False,
+) -> Response:
+    record = await load_for_app(ctx, instanceOwnerPartyId, str(instanceGuid))
+    expected = _expected_version(request, record)
+    record = await _storage_write(
+        service.delete_instance(
+            ctx.services, ctx.principal, record.guid, hard=hard, expected_version=expected
+        )
+    )
+    return _instance_response(ctx, record)
+
+
+@router.post(f"{_INSTANCE}/complete", summary="Confirm the instance complete for the caller's org")
+async def complete_instance(
+    request: Request, ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: uuid.UUID
+) -> Response:
+    record = await load_for_app(ctx, instanceOwnerPartyId, str(instanceGuid))
+    if not ctx.authorize("complete", record.instance):
+        raise EmptyError(403)
+    expected = _expected_version(request, record)
+    record = await _storage_write(
+        service.complete_instance(ctx.services, ctx.principal, record.guid, expected_version=expected)
+    )
+    return _instance_response(ctx, record)
+
+
+@router.put(f"{_INSTANCE}/substatus", summary="Set the substatus (the app owner only)")
+async def update_substatus(
+    request: Request, ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: uuid.UUID
+) -> Response:
+    substatus = await _substatus_body(request, ctx)
+    if substatus is None or not substatus.label:
+        shown = orjson.dumps(substatus.model_dump(by_alias=True) if substatus else None).decode()
+        raise json_error(f"Invalid sub status: {shown}. Substatus must be defined and include a label.")
+    record = await load_for_app(ctx, instanceOwnerPartyId, str(instanceGuid))
+    if not ctx.is_app_owner:
+        raise EmptyError(403)
+    expected = _expected_version(request, record)
+    record = await _storage_write(
+        service.set_substatus(ctx.services, ctx.principal, record.guid, substatus, expected_version=expected)
+    )
+    return _instance_response(ctx, record)
+
+
+async def _substatus_body(request: Request, ctx: AppContext) -> Substatus | None:
+    """`Substatus` from JSON or XML; an empty or unreadable body is a model-binding problem."""
+    raw = await _read_body(request.stream(), ctx.services.settings.max_json_body_bytes)
+    if not raw.strip():
+        raise _binding_error("", "A non-empty request body is required.")
+    content_type = (request.headers.get("content-type") or "").lower()
+    if "xml" in content_type:
+        return _substatus_from_xml(raw)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _binding_error("$", f"The JSON value could not be read: {exc}".splitlines()[0]) from None
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise _binding_error("$", "The JSON value could not be converted to Substatus.")
+    values = {str(k).lower(): v for k, v in data.items()}
+    label, description = values.get("label"), values.get("description")
+    for name, value in (("label", label), ("description", description)):
+        if value is not None and not isinstance(value, str):
+            raise _binding_error(f"$.{name}", f"The JSON value could not be converted to {name}.")
+    return Substatus(label=label, description=description)
+
+
+def _substatus_from_xml(raw: bytes) -> Substatus:
+    from lxml import etree
+
+    from tinn.xmlsafe import UnsafeXml, XmlSyntaxError, parse_xml
+
+    try:
+        root = parse_xml(raw)
+    except (UnsafeXml, XmlSyntaxError) as exc:
+        raise _binding_error("", f"The XML body could not be read: {exc}") from None
+    values: dict[str, str | None] = {}
+    for child in root:
+        if isinstance(child.tag, str):
+            values[etree.QName(child).localname.lower()] = child.text
+    return Substatus(label=values.get("label"), description=values.get("description"))

@@ -435,7 +435,9 @@ async def create_instance_tx(db: Database, instance: Instance) -> AsyncIterator[
     tx: InstanceTx | None = None
     try:
         async with db.write() as conn:
-            tx = InstanceTx(conn, InstanceRecord(None, instance_guid(instance), 0, instance))
+            # Version 1 is what the insert writes: an ETag taken before the flush (the create
+            # response) must name the stored version.
+            tx = InstanceTx(conn, InstanceRecord(None, instance_guid(instance), 1, instance))
             yield tx
             await tx.flush()
     except BaseException:
