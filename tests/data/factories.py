@@ -290,6 +290,48 @@ def write_data_apps(root: Path) -> Path:
     return root
 
 
+def write_app(
+    root: Path,
+    app: str,
+    data_types: list[dict[str, Any]],
+    *,
+    tasks: list[str] | None = None,
+    files: dict[str, str] | None = None,
+    **metadata: Any,
+) -> Path:
+    """Write one more ``ttd/{app}`` under ``root`` with the data-rules policy and model schema;
+    ``metadata`` adds application metadata members (``copyInstanceSettings``, ...)."""
+    user_rule = _rule(
+        1,
+        [("urn:altinn:rolecode", "priv"), ("urn:altinn:rolecode", "dagl")],
+        ["read", "write", "delete", "instantiate"],
+    )
+    org_rule = _rule(2, [("urn:altinn:org", "[org]")], ["read", "write", "instantiate", "complete"])
+    document = {"id": f"{ORG}/{app}", "org": ORG, "title": {"nb": app}, "dataTypes": data_types, **metadata}
+    _write(
+        root / ORG / app,
+        {
+            "config/applicationmetadata.json": json.dumps(document, indent=2),
+            "config/process/process.bpmn": _bpmn(tasks or ["Task_1"]),
+            "config/authorization/policy.xml": policy(user_rule, org_rule),
+            "config/texts/resource.nb.json": _texts(),
+            "models/model.schema.json": json.dumps(MODEL_SCHEMA, indent=2),
+            **(files or {}),
+        },
+    )
+    return root
+
+
+def form_type(data_type: str, **extra: Any) -> dict[str, Any]:
+    """A form data type on Task_1 with the test model (``max_count`` 1 unless given)."""
+    return _form(data_type, allowed=[XML, JSON_TYPE], max_count=extra.pop("max_count", 1), **extra)
+
+
+def file_type(data_type: str, **extra: Any) -> dict[str, Any]:
+    """A binary data type on Task_1."""
+    return _file(data_type, **extra)
+
+
 def start_data_server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, **overrides: Any
 ) -> Iterator[LiveServer]:
