@@ -426,12 +426,17 @@ def test_active_hides_instances_the_caller_may_not_read(client: httpx.Client, to
 def _bad_requests(guid: str) -> list[tuple[str, str, dict[str, Any], int, Any]]:
     """(method, path, request kwargs, status, expected body: bytes exact, str JSON string, dict subset)."""
     json_type = {"Content-Type": "application/json"}
-    validation = {"title": "One or more validation errors occurred.", "status": 400}
+    validation = {
+        "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+        "title": "One or more validation errors occurred.",
+        "status": 400,
+        "errors": None,
+    }
     return [
         ("POST", SOKNAD, {"content": b"{oops", "headers": json_type}, 400, validation),
         ("POST", SOKNAD, {"content": b"[1, 2]", "headers": json_type}, 400, validation),
         ("POST", SOKNAD, {"content": b"\xff\xfe", "headers": json_type}, 400, validation),
-        ("POST", SOKNAD, {"params": {"instanceOwnerPartyId": "abc"}}, 400, {**validation, "errors": None}),
+        ("POST", SOKNAD, {"params": {"instanceOwnerPartyId": "abc"}}, 400, validation),
         (
             "POST",
             SOKNAD,
@@ -485,6 +490,17 @@ def _bad_requests(guid: str) -> list[tuple[str, str, dict[str, Any], int, Any]]:
         ("PUT", f"{RULES}/501337/not-a-guid/substatus", {"json": {"label": "x"}}, 404, b""),
         ("PUT", f"{RULES}/-1/{guid}/substatus", {"json": {"label": "x"}}, 404, b""),
         ("GET", f"{RULES}/abc/active", {}, 404, b""),
+        # Party ids are 32-bit: a larger one matches no route (it used to reach the database: 500).
+        ("GET", f"{RULES}/99999999999999999999999/active", {}, 404, b""),
+        ("GET", f"{RULES}/2147483648/{guid}", {}, 404, b""),
+        ("DELETE", f"{RULES}/99999999999999999999999/{guid}", {}, 404, b""),
+        (
+            "POST",
+            SOKNAD,
+            {"params": {"instanceOwnerPartyId": "99999999999999999999999"}},
+            400,
+            validation,
+        ),
         (
             "DELETE",
             f"{RULES}/501337/{f.new_guid()}",

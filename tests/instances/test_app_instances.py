@@ -227,6 +227,8 @@ def test_owner_by_username_is_a_self_identified_party(
     [
         {"partyId": "999"},
         {"partyId": "not-a-number"},
+        {"partyId": "\u0665\u0660\u0661\u0663\u0663\u0667"},  # 501337 in Arabic-Indic digits
+        {"partyId": "99999999999999999999999"},
         {"personNumber": "11111111111"},
         {"organisationNumber": "123456789"},
         {"username": "SophieDDG"},  # a user with a national identity number has no username lookup

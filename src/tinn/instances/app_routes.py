@@ -33,6 +33,8 @@ from tinn.services import get_services
 from tinn.storage import tables
 
 router = APIRouter(prefix="/{org}/{app}", tags=["Instances"])
+# Party ids are 32-bit ints in Altinn (routes and the instanceOwnerPartyId query).
+_INT32 = (-(2**31), 2**31 - 1)
 
 _INSTANCE_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": InstanceResponse, "description": "The new instance, already in its first task"},
@@ -144,7 +146,9 @@ def _is_duplicate_key(exc: BaseException) -> bool:
 async def create_instance(
     request: Request,
     ctx: Ctx,
-    instance_owner_party_id: Annotated[int | None, Query(alias="instanceOwnerPartyId")] = None,
+    instance_owner_party_id: Annotated[
+        int | None, Query(alias="instanceOwnerPartyId", ge=_INT32[0], le=_INT32[1])
+    ] = None,
 ) -> Response:
     async def build(instantiation: Instantiation, body: AsyncIterator[bytes], before_flush: Any) -> None:
         content_type = request.headers.get("content-type") or ""
@@ -317,7 +321,15 @@ async def _read_multipart(
 # -- reading --------------------------------------------------------------------------------------------
 
 
+def route_party(party_id: int) -> int:
+    """ASP.NET's `:int` is 32 bits: a larger party id matches no route (empty 404), never a query."""
+    if not _INT32[0] <= party_id <= _INT32[1]:
+        raise EmptyError(404)
+    return party_id
+
+
 async def load_for_app(ctx: AppContext, party_id: int, instance_guid: str) -> InstanceRecord:
+    route_party(party_id)
     guid = parse_guid(instance_guid)
     record = await read_instance(ctx.services.db, guid)
     if (
@@ -362,6 +374,7 @@ async def _mark_read(ctx: AppContext, record: InstanceRecord) -> InstanceRecord:
     summary="Active instances of a party for this app",
 )
 async def active_instances(ctx: Ctx, instanceOwnerPartyId: int) -> Response:
+    route_party(instanceOwnerPartyId)
     instances = tables.instances
     async with ctx.services.db.read() as conn:
         rows = await conn.execute(

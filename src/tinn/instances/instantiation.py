@@ -26,7 +26,7 @@ from tinn.data.formdata import FormDataError
 from tinn.data.service import update_instance_fields
 from tinn.data.upload import parse_content_disposition
 from tinn.events import app_events
-from tinn.http.errors import EmptyError, PlainError, Problem
+from tinn.http.errors import RFC9110_TYPES, EmptyError, PlainError, Problem
 from tinn.instances.context import AppContext
 from tinn.instances.models import Instance, InstanceEvent, InstanceOwner, InstanceStatus, ReadStatus
 from tinn.instances.store import DataRecord, InstanceRecord, create_instance_tx
@@ -220,7 +220,9 @@ class Instantiation:
         register = self.ctx.services.register
         party: Party | None = None
         if spec.party_id:
-            party = register.party(int(spec.party_id)) if spec.party_id.strip().isdigit() else None
+            # ASCII digits only: str.isdigit() and int() also take other scripts' digits.
+            text = spec.party_id.strip()
+            party = register.party(int(text)) if text.isascii() and text.isdigit() else None
         elif spec.external_identifier:
             party = register.party_by_urn(spec.external_identifier)
         elif spec.person_number:
@@ -473,6 +475,7 @@ def parse_template(body: bytes) -> Template:
         raise Problem(
             400,
             "One or more validation errors occurred.",
+            type=RFC9110_TYPES[400],
             extensions={"errors": {"$": [f"The instance template is not valid JSON: {exc}".splitlines()[0]]}},
         ) from None
     return Template.from_instance(instance)
