@@ -4,6 +4,7 @@ active; ETag/If-Match and Idempotency-Key (Tinn additions); bad input never chan
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -126,6 +127,21 @@ def test_the_same_key_for_another_request_is_409(client: httpx.Client, tokens: T
         return
     problem(again, REUSED)
     assert stored_ids(client, tokens, "soknad") | stored_ids(client, tokens, "soknad", 500000) == before
+
+
+def test_concurrent_creates_with_one_key_make_one_instance(client: httpx.Client, tokens: Tokens) -> None:
+    before = stored_ids(client, tokens, "soknad")
+    headers = {**f.bearer(tokens.user), "Idempotency-Key": "concurrent-1"}
+
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
+            return own.post(SOKNAD, params={"instanceOwnerPartyId": f.PARTY}, headers=headers)
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(post, range(4)))
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1
+    assert stored_ids(client, tokens, "soknad") == before | {responses[0].json()["id"]}
 
 
 def test_keys_belong_to_their_caller(client: httpx.Client, tokens: Tokens) -> None:
@@ -380,9 +396,13 @@ def test_invalid_substatus(
     assert as_org(api, tokens) == before
 
 
-def test_substatus_is_refused_to_a_user(api: f.Api, tokens: Tokens) -> None:
+def test_substatus_is_refused_to_anyone_but_the_instances_org(
+    client: httpx.Client, api: f.Api, tokens: Tokens
+) -> None:
     before = as_org(api, tokens)
     empty(api.request("PUT", "/substatus", json={"label": "x"}), 403)
+    other_org = f.org_token(client, org="digdir", org_no="991825827")
+    empty(api.as_caller(other_org).request("PUT", "/substatus", json={"label": "x"}), 403)
     assert as_org(api, tokens) == before
 
 
