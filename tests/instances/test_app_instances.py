@@ -480,8 +480,23 @@ def test_copy_refusals(server: LiveServer, client: httpx.Client, tokens: Tokens,
                 "detail": "Part number 2 doesn't have a content type",
             },
         ),
+        (
+            # Only a lone unnamed part is a template; this one used to be dropped silently.
+            [(None, SOKNAD_XML, "application/xml", None)],
+            400,
+            METADATA
+            + "Multipart section named, '' does not correspond to an element type in application metadata",
+        ),
     ],
-    ids=["invalid-xml", "unknown-part", "empty-part", "content-type", "too-many", "no-content-type"],
+    ids=[
+        "invalid-xml",
+        "unknown-part",
+        "empty-part",
+        "content-type",
+        "too-many",
+        "no-content-type",
+        "unnamed",
+    ],
 )
 def test_a_failed_multipart_create_leaves_no_instance_and_no_blob(
     server: LiveServer,
@@ -503,4 +518,42 @@ def test_a_failed_multipart_create_leaves_no_instance_and_no_blob(
         body = response.json()
         assert {k: body[k] for k in expected} == expected
     assert stored_ids(client, tokens, "soknad") == before
+    assert f.blob_files(server) == blobs
+
+
+def test_an_instance_part_that_is_not_json_is_ignored(client: httpx.Client, tokens: Tokens) -> None:
+    other_owner = b'{"instanceOwner": {"partyId": "500000"}}'
+    response = post_multipart(
+        client,
+        tokens.user,
+        SOKNAD,
+        ("instance", other_owner, "text/plain", None),
+        ("attachment", f.PDF, "application/pdf", None),  # a binary part needs no filename
+        params={"instanceOwnerPartyId": f.PARTY},
+    )
+    body = created(response)
+    assert body["id"].startswith("501337/")
+    assert [(e["dataType"], e["filename"]) for e in body["data"]] == [("attachment", None), ("soknad", None)]
+
+
+def test_a_part_over_max_size_is_refused_and_leaves_nothing(
+    server: LiveServer, client: httpx.Client, tokens: Tokens
+) -> None:
+    before = stored_ids(client, tokens, "data-rules")
+    blobs = f.blob_files(server)
+    too_big = f.PDF + b"\0" * (1024 * 1024)
+    response = post_multipart(
+        client,
+        tokens.user,
+        "/ttd/data-rules/instances",
+        ("instance", OWNER_TEMPLATE, "application/json", None),
+        ("attachment", too_big, "application/pdf", "big.pdf"),
+    )
+    json_string(
+        response,
+        400,
+        METADATA
+        + "The multipart section named attachment exceeds the size limit of element type 'attachment'",
+    )
+    assert stored_ids(client, tokens, "data-rules") == before
     assert f.blob_files(server) == blobs

@@ -313,8 +313,14 @@ async def _read_multipart(
             await instantiation.add_part(part)
     except MultipartError as exc:
         raise Problem(400, "Error reading request", str(exc)) from None
-    if template is None and count == 1 and len(unnamed) == 1 and unnamed[0].strip():
-        template = parse_template(unnamed[0])
+    if count == 1 and len(unnamed) == 1:
+        return parse_template(unnamed[0]) if unnamed[0].strip() else None
+    if unnamed:
+        # Only a lone unnamed part is the template; among others it names no data type.
+        raise json_error(
+            "Error when comparing content to application metadata: Multipart section named, '' does not "
+            "correspond to an element type in application metadata"
+        )
     return template
 
 
