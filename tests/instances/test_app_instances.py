@@ -557,3 +557,97 @@ def test_a_part_over_max_size_is_refused_and_leaves_nothing(
     )
     assert stored_ids(client, tokens, "data-rules") == before
     assert f.blob_files(server) == blobs
+
+
+@pytest.mark.parametrize(
+    ("app", "part", "content", "content_type", "status", "title", "detail"),
+    [
+        (
+            "data-tasks",
+            "second",
+            f.PDF,
+            "application/pdf",
+            409,
+            "Conflict with Current Task",
+            "Data element of type second can only be modified in Task_2 (current task Task_1)",
+        ),
+        (
+            "data-rules",
+            "nocreate",
+            b"<model><name>x</name></model>",
+            "application/xml",
+            400,
+            "User Create Disallowed",
+            "Cannot create data element of type nocreate as it is disallowed by app logic",
+        ),
+        (
+            "data-rules",
+            "owned",
+            f.PDF,
+            "application/pdf",
+            403,
+            "Forbidden",
+            "User is not a valid contributor to the data type",
+        ),
+        (
+            "data-rules",
+            "writeaction",
+            f.PDF,
+            "application/pdf",
+            403,
+            "Unauthorized",
+            "Access denied for data element of type writeaction",
+        ),
+        (
+            "data-rules",
+            "ref-data-as-pdf",
+            f.PDF,
+            "application/pdf",
+            403,
+            "Forbidden",
+            "Data element of type ref-data-as-pdf cannot be modified",
+        ),
+    ],
+    ids=["task-binding", "user-create", "contributors", "write-action", "pdf"],
+)
+def test_parts_pass_the_data_type_access_checks(
+    server: LiveServer,
+    client: httpx.Client,
+    tokens: Tokens,
+    app: str,
+    part: str,
+    content: bytes,
+    content_type: str,
+    status: int,
+    title: str,
+    detail: str,
+) -> None:
+    """App notes 4.2/5.4: the checks run on the new instance in its first task (they used not to run)."""
+    before = stored_ids(client, tokens, app)
+    blobs = f.blob_files(server)
+    response = post_multipart(
+        client,
+        tokens.user,
+        f"/ttd/{app}/instances",
+        ("instance", OWNER_TEMPLATE, "application/json", None),
+        (part, content, content_type, "a.pdf" if content_type == "application/pdf" else None),
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json; charset=utf-8"
+    assert response.json() == {"title": title, "status": status, "detail": detail}
+    assert stored_ids(client, tokens, app) == before
+    assert f.blob_files(server) == blobs
+
+
+def test_the_service_owner_may_supply_a_type_users_may_not_create(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    response = post_multipart(
+        client,
+        tokens.org,
+        "/ttd/data-rules/instances",
+        ("instance", OWNER_TEMPLATE, "application/json", None),
+        ("nocreate", b"<model><name>x</name></model>", "application/xml", None),
+    )
+    body = created(response)
+    assert [e["dataType"] for e in body["data"]] == ["nocreate", "model"]

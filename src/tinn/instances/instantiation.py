@@ -23,7 +23,7 @@ from tinn.data import formdata, forms
 from tinn.data.accessor import FormDataAccessor
 from tinn.data.elements import new_element, store_stream
 from tinn.data.formdata import FormDataError
-from tinn.data.service import update_instance_fields
+from tinn.data.service import create_problem, update_instance_fields
 from tinn.data.upload import parse_content_disposition
 from tinn.events import app_events
 from tinn.http.errors import RFC9110_TYPES, EmptyError, PlainError, Problem
@@ -323,6 +323,7 @@ class Instantiation:
         except (process_state.ProcessStartError, NavigationError) as exc:
             raise PlainError(409, str(exc), json=True) from None
         entered = process_state.move(process, instance, target, None, user, now)
+        self._check_parts(instance)
         if copy_source is not None and entered.entered_task is not None:
             copied = await self._copy_data(instance, copy_source, entered.entered_task.id)
             self.records.extend(copied)
@@ -367,6 +368,18 @@ class Instantiation:
                 await before_flush(tx)
         log.info("instance_created", instance_id=iid, app=definition.id, data_elements=len(self.records))
         return tx.record
+
+    def _check_parts(self, instance: Instance) -> None:
+        """The data-type access checks of app notes 5.4 for every supplied part, on the instance in
+        its first task (task binding, contributors, required action, user create)."""
+        record = InstanceRecord(None, self.guid, 1, instance)
+        for item in self._parts:
+            type_id = item.element.data_type if isinstance(item, DataRecord) else item[0]
+            data_type = self.ctx.definition.data_type(type_id)
+            assert data_type is not None  # check_part_header accepted the part
+            found = create_problem(self.ctx, record, data_type)
+            if found is not None:
+                raise found
 
     async def _copy_data(self, instance: Instance, source: InstanceRecord, task_id: str) -> list[DataRecord]:
         """Copy an archived instance's data into the new one (app notes 4.5)."""
