@@ -857,7 +857,13 @@ async def replace_element(
         data = await read_form_body(ctx, data_type, incoming)
         _require_task(instance, "Cannot update data element without a current task")
         accessor = FormDataAccessor(ctx.services.blobs, ctx.definition, target.record)
-        previous = await accessor.get_copy(target.data)
+        try:
+            previous = await accessor.get_copy(target.data)
+        except BlobNotFound:
+            # A concurrent write won and replaced the blob this request read the element from.
+            raise problem(
+                409, "Conflict", "The data element was changed by another request; fetch it and try again."
+            ) from None
         before = as_json_document(data)
         await _run_processors(ctx, instance, data_type.id, data, previous)
         fields = changed_fields(before, data) or None
