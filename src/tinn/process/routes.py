@@ -24,10 +24,6 @@ router = APIRouter(
 _APP_PROCESS_STATE = {"description": "AppProcessState: the process state with the caller's actions"}
 
 
-def _text(status: int, message: str) -> PlainError:
-    return PlainError(status, message)
-
-
 async def _validate(ctx: AppContext, record: InstanceRecord, task: Task) -> None:
     """The validation gate of `next`: any severity-1 issue stops the move with 409."""
     from tinn.validation.gate import blocking_issues
@@ -74,7 +70,7 @@ async def start_process(
         record = await engine.start(record, start_event)
     except Problem as problem:
         if problem.status == 409 and problem.title is None:
-            raise _text(409, problem.detail or "Conflict") from None
+            raise PlainError(409, problem.detail or "Conflict") from None
         raise
     record = await engine.run_service_tasks(record)
     return JsonResponse(engine.app_state(record.instance))
@@ -155,7 +151,7 @@ async def get_next(ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: str) -> Re
     if process is None:
         return JsonResponse(list(engine.process.start_event_ids))
     if process.current_task is None:
-        raise _text(409, "Instance does not have valid info about currentTask")
+        raise PlainError(409, "Instance does not have valid info about currentTask")
     return JsonResponse([])
 
 
@@ -175,7 +171,7 @@ async def complete_process(ctx: Ctx, instanceOwnerPartyId: int, instanceGuid: st
         record = await engine.complete_process(record, validate=validate)
     except Problem as problem:
         if problem.status == 409 and problem.title is None and problem.detail:
-            raise _text(409, problem.detail) from None
+            raise PlainError(409, problem.detail) from None
         raise
     return JsonResponse(engine.app_state(record.instance))
 
